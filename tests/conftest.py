@@ -1,0 +1,33 @@
+"""Shared fixtures: everything runs on the CPU with tiny models unless a test says otherwise."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+torch_device = torch.device("cpu")
+
+
+@pytest.fixture
+def tiny_cfg():
+    from vosgan.config import get_preset
+
+    return get_preset("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset():
+    """A small in-memory synthetic training set at the tiny preset's geometry."""
+    from vosgan.config import get_preset
+    from vosgan.data.datasets import ClipDataset
+    from vosgan.data.synthetic import make_benchmark
+
+    cfg = get_preset("tiny")
+    clips = make_benchmark(24, cfg.frames, cfg.size, seed=0, split="train")
+    return ClipDataset.from_synthetic(clips, cfg.size, progress=False)

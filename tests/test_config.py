@@ -1,0 +1,56 @@
+import dataclasses
+
+import pytest
+
+from vosgan.config import ABLATIONS, PRESETS, VOSGANConfig, ablation, get_preset
+
+
+def test_paper_preset_is_tables_1_2():
+    cfg = get_preset("paper")
+    assert (cfg.size, cfg.frames, cfg.latent.dim) == (64, 32, 100)
+    assert cfg.generator.ngf == 64 and cfg.discriminator.ndf == 64 and cfg.generator.motion_hidden == 100
+    assert cfg.latent.trajectory == "slerp" and cfg.generator.motion_encoder == "lstm"
+    t = cfg.train
+    assert (t.batch_size, t.lr, t.beta1, t.beta2) == (16, 2e-4, 0.5, 0.999)
+    loss = cfg.loss
+    assert (loss.alpha, loss.s_alpha, loss.e_alpha) == (1.0, 0.2, 2)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_round_trip_and_are_frozen(name):
+    cfg = get_preset(name)
+    assert VOSGANConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.size = 8
+    assert cfg.frames * 2 == cfg.size
+
+
+def test_presets_shrink_monotonically():
+    paper, small, tiny = (get_preset(n) for n in ("paper", "small", "tiny"))
+    assert paper.generator.ngf > small.generator.ngf > tiny.generator.ngf
+    assert paper.size >= small.size >= tiny.size
+
+
+def test_bad_values_are_rejected_with_a_clear_message():
+    with pytest.raises(ValueError, match="frames must be size/2"):
+        VOSGANConfig(size=64, frames=16)
+    with pytest.raises(ValueError, match="power of two"):
+        VOSGANConfig(size=48, frames=24)
+    with pytest.raises(ValueError, match="trajectory"):
+        get_preset("tiny").with_overrides(latent={"trajectory": "spline"})
+    with pytest.raises(KeyError, match="unknown preset"):
+        get_preset("huge")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        VOSGANConfig.from_dict({"size": 64, "colour": 1})
+
+
+def test_ablation_rows_switch_the_right_things():
+    base = ablation("tiny", "baseline")
+    assert base.latent.trajectory == "random" and base.generator.motion_encoder == "none"
+    assert not (base.loss.segmentation or base.loss.flow or base.loss.alpha_schedule)
+    assert ablation("tiny", "+slerp").latent.trajectory == "slerp"
+    assert ablation("tiny", "+lstm").generator.motion_encoder == "lstm"
+    seg = ablation("tiny", "+segmentation")
+    assert seg.loss.segmentation and not seg.loss.flow
+    assert ablation("tiny", "+alpha") == get_preset("tiny")
+    assert list(ABLATIONS) == ["baseline", "+slerp", "+lstm", "+segmentation", "+flow", "+alpha"]

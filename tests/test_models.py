@@ -1,0 +1,107 @@
+import pytest
+import torch
+
+from vosgan.config import ablation, get_preset
+from vosgan.latent import sample_latents
+from vosgan.models import Discriminator, Generator
+from vosgan.models.summary import PAPER_TABLES, compare_with_paper, count_flops, layer_table, paper_shape
+
+
+@pytest.fixture(scope="module")
+def paper_models():
+    cfg = get_preset("paper")
+    torch.manual_seed(0)
+    return cfg, Generator(cfg), Discriminator(cfg)
+
+
+def test_generator_matches_table_1_row_by_row(paper_models):
+    cfg, gen, _ = paper_models
+    z_c, z_m = sample_latents(cfg, 1, torch.Generator().manual_seed(0))
+    rows = layer_table(gen, z_c, z_m)
+    assert len(rows) == len(PAPER_TABLES["generator"])
+    for row, (name, shape) in zip(rows, PAPER_TABLES["generator"]):
+        assert row.shape == paper_shape(shape), (row.name, name)
+    assert all(r["match"] for r in compare_with_paper(rows, "generator"))
+
+
+def test_discriminator_matches_table_2_row_by_row(paper_models):
+    cfg, _, disc = paper_models
+    rows = layer_table(disc, torch.zeros(1, 3, cfg.frames, cfg.size, cfg.size))
+    assert [r.shape for r in rows] == [paper_shape(s) for _, s in PAPER_TABLES["discriminator"]]
+    # The table's stride-3 and 2x2x2 rows keep their kernels, strides and padding.
+    assert "k(2, 2, 2) s(1, 1, 1) p(1, 1, 1)" in rows[9].kind
+
+
+def test_stride_three_row_of_table_1(paper_models):
+    _, gen, _ = paper_models
+    conv = gen.motion_features[1][0]
+    assert (conv.kernel_size, conv.stride, conv.padding) == ((3, 3, 3), (3, 3, 3), (1, 2, 2))
+    assert isinstance(gen.background_stream[-1][-1], torch.nn.Tanh)
+    assert isinstance(gen.mask_head[-1], torch.nn.Sigmoid)
+    # Table 1: the third residual layer has no batch norm.
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in gen.foreground_features[7:10].modules())
+
+
+@pytest.mark.parametrize("name", ["tiny", "small"])
+def test_output_shapes_and_ranges(name):
+    cfg = get_preset(name)
+    gen, disc = Generator(cfg), Discriminator(cfg)
+    z_c, z_m = sample_latents(cfg, 2, torch.Generator().manual_seed(0))
+    out = gen(z_c, z_m)
+    b, t, s = 2, cfg.frames, cfg.size
+    assert out.video.shape == (b, 3, t, s, s) and out.foreground.shape == (b, 3, t, s, s)
+    assert out.background.shape == (b, 3, s, s) and out.mask.shape == (b, 1, t, s, s)
+    assert out.video.abs().max() <= 1 and 0 <= out.mask.min() and out.mask.max() <= 1
+    d = disc(out.video)
+    assert d.logit.shape == (b,) and d.segmentation.shape == (b, 1, t, s, s) and d.flow.shape == (b, 2, t, s, s)
+    assert 0 <= d.flow.min() and d.flow.max() <= 1
+
+
+def test_composition_is_eq_1():
+    cfg = get_preset("tiny")
+    gen = Generator(cfg).eval()
+    out = gen(*sample_latents(cfg, 2, torch.Generator().manual_seed(3)))
+    expected = out.mask * out.foreground + (1 - out.mask) * out.background[:, :, None]
+    torch.testing.assert_close(out.video, expected)
+
+
+def test_motion_latent_leaves_background_unchanged():
+    cfg = get_preset("tiny")
+    # Train mode: batch statistics, since an untrained net's running statistics flatten every output.
+    gen = Generator(cfg).train()
+    z_c, z_m = sample_latents(cfg, 2, torch.Generator().manual_seed(0))
+    _, z_m_other = sample_latents(cfg, 2, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = gen(z_c, z_m), gen(z_c, z_m_other)
+    torch.testing.assert_close(a.background, b.background)
+    assert not torch.allclose(a.mask, b.mask)
+
+
+def test_motion_encoder_none_uses_the_trajectory_mean():
+    cfg = ablation("tiny", "baseline")
+    gen = Generator(cfg).eval()
+    assert gen.motion_encoder is None
+    z_c, z_m = sample_latents(cfg, 2, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a = gen(z_c, z_m)
+        b = gen(z_c, z_m.flip(1))  # the mean ignores frame order
+    torch.testing.assert_close(a.video, b.video)
+
+
+def test_flops_and_parameters_are_counted():
+    cfg = get_preset("tiny")
+    gen = Generator(cfg)
+    z = sample_latents(cfg, 1, torch.Generator().manual_seed(0))
+    flops = count_flops(gen, *z)
+    assert flops > 0
+    # Twice the batch, twice the FLOPs.
+    assert count_flops(gen, *sample_latents(cfg, 2, torch.Generator().manual_seed(0))) == 2 * flops
+
+
+def test_tiny_forward_backward_runs():
+    cfg = get_preset("tiny")
+    gen, disc = Generator(cfg), Discriminator(cfg)
+    out = gen(*sample_latents(cfg, cfg.train.batch_size, torch.Generator().manual_seed(0)))
+    d = disc(out.video)
+    (d.logit.mean() + d.segmentation.mean() + d.flow.mean()).backward()
+    assert all(p.grad is not None for p in gen.parameters())

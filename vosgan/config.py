@@ -1,0 +1,203 @@
+"""Configuration: frozen dataclasses, named presets and the Table 4 ablations.
+
+Presets are data, not code paths: ``paper`` is Tables 1-2 of the journal paper exactly, ``small``
+and ``tiny`` shrink widths, frames and resolution so the pipeline trains on a 2-core CPU.
+Configs round-trip through plain dicts so checkpoints can store them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+TRAJECTORIES = ("slerp", "lerp", "random")
+MOTION_ENCODERS = ("lstm", "none")
+
+
+@dataclass(frozen=True)
+class LatentConfig:
+    """Latent spaces: scene ``z_c`` (d,) and motion trajectory ``z_m`` (T, d)."""
+
+    dim: int = 100  # d in the paper, for both z_C and each point of z_M
+    trajectory: str = "slerp"  # 'slerp' (paper), 'lerp', or 'random' independent points
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Generator widths (Table 1); ``ngf`` is the channel count at half resolution (64 in the paper)."""
+
+    ngf: int = 64
+    motion_encoder: str = "lstm"  # 'lstm' (paper) or 'none' (mean of the trajectory, Table 4 baseline)
+    motion_hidden: int = 100  # the RNN's output size, 100x1x1 in Table 1
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Discriminator widths (Table 2); ``ndf`` is the first layer's channel count (64 in the paper)."""
+
+    ndf: int = 64
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Switches and weights of Eq. 2-3; every term can be turned off for the Table 4 ablation."""
+
+    segmentation: bool = True  # NLL of D_seg(G(z)) against the generator's own mask m(z)
+    flow: bool = True  # squared error of D_opt against Farneback flow, fake and real clips
+    alpha_schedule: bool = True  # alpha grows by s_alpha per epoch from epoch E_alpha
+    alpha: float = 1.0  # initial alpha
+    s_alpha: float = 0.2
+    e_alpha: int = 2  # first (0-based) epoch at which alpha has grown once
+    flow_max_fraction: float = 0.125  # |flow| of this share of the frame width maps to the sigmoid's edge
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of Sect. 4.2."""
+
+    batch_size: int = 16
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    epochs: int = 25
+
+
+@dataclass(frozen=True)
+class VOSGANConfig:
+    """The whole model: clip geometry plus each component's settings."""
+
+    name: str = "paper"
+    size: int = 64  # H = W
+    frames: int = 32  # T
+    latent: LatentConfig = field(default_factory=LatentConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        # Table 1 reaches the frame size with power-of-two upsamplings from 4x4, and its foreground
+        # stream has half as many frames as pixels per side (64x64, 32 frames).
+        if self.size < 32 or 2 ** int(math.log2(self.size)) != self.size:
+            raise ValueError(f"size must be a power of two >= 32, got {self.size}")
+        if self.frames * 2 != self.size:
+            raise ValueError(f"frames must be size/2 (Table 1's geometry), got size={self.size}, frames={self.frames}")
+        if self.latent.trajectory not in TRAJECTORIES:
+            raise ValueError(f"latent.trajectory must be one of {TRAJECTORIES}, got {self.latent.trajectory!r}")
+        if self.generator.motion_encoder not in MOTION_ENCODERS:
+            raise ValueError(
+                f"generator.motion_encoder must be one of {MOTION_ENCODERS}, got {self.generator.motion_encoder!r}"
+            )
+        if self.generator.motion_encoder == "none" and self.generator.motion_hidden != self.latent.dim:
+            raise ValueError(
+                "with motion_encoder='none' the trajectory mean is used: motion_hidden must equal latent.dim"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VOSGANConfig:
+        """Rebuild a config from ``to_dict`` output; unknown keys are an error, not silently dropped."""
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            sub = _SUBCONFIGS.get(f.name)
+            kwargs[f.name] = _build(sub, value) if sub else value
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return cls(**kwargs)
+
+    def with_overrides(self, **sections: dict[str, Any]) -> VOSGANConfig:
+        """A copy with some fields of sub-configs replaced, e.g. ``loss={'flow': False}``."""
+        out = self
+        for name, values in sections.items():
+            if name in _SUBCONFIGS:
+                out = replace(out, **{name: replace(getattr(out, name), **values)})
+            else:
+                out = replace(out, **{name: values})
+        return out
+
+
+_SUBCONFIGS = {
+    "latent": LatentConfig,
+    "generator": GeneratorConfig,
+    "discriminator": DiscriminatorConfig,
+    "loss": LossConfig,
+    "train": TrainConfig,
+}
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+    return cls(**data)
+
+
+PRESETS: dict[str, VOSGANConfig] = {
+    "paper": VOSGANConfig(),
+    # 32x32, 16 frames, a quarter of the paper's widths: the shipped model, trainable on 2 CPU cores.
+    "small": VOSGANConfig(
+        name="small",
+        size=32,
+        frames=16,
+        generator=GeneratorConfig(ngf=16),
+        discriminator=DiscriminatorConfig(ndf=16),
+    ),
+    # The smallest geometry, 1/16 of the widths and 16-d latents: for tests and smoke runs.
+    "tiny": VOSGANConfig(
+        name="tiny",
+        size=32,
+        frames=16,
+        latent=LatentConfig(dim=16),
+        generator=GeneratorConfig(ngf=4, motion_hidden=16),
+        discriminator=DiscriminatorConfig(ndf=4),
+        train=TrainConfig(batch_size=4),
+    ),
+}
+
+
+def get_preset(name: str) -> VOSGANConfig:
+    """The named preset (``paper``, ``small``, ``tiny``)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+
+
+# Table 4, row by row: each ablation adds one component to the previous one.
+ABLATIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "baseline": {
+        "latent": {"trajectory": "random"},
+        "generator": {"motion_encoder": "none"},
+        "loss": {"segmentation": False, "flow": False, "alpha_schedule": False},
+    },
+    "+slerp": {
+        "latent": {"trajectory": "slerp"},
+        "generator": {"motion_encoder": "none"},
+        "loss": {"segmentation": False, "flow": False, "alpha_schedule": False},
+    },
+    "+lstm": {"loss": {"segmentation": False, "flow": False, "alpha_schedule": False}},
+    "+segmentation": {"loss": {"flow": False, "alpha_schedule": False}},
+    "+flow": {"loss": {"alpha_schedule": False}},
+    "+alpha": {},
+}
+
+
+def ablation(preset: str, name: str) -> VOSGANConfig:
+    """The preset with one Table 4 ablation row applied."""
+    if name not in ABLATIONS:
+        raise KeyError(f"unknown ablation {name!r}; choose one of {list(ABLATIONS)}")
+    cfg = get_preset(preset)
+    overrides = dict(ABLATIONS[name])
+    gen = overrides.get("generator", {})
+    if gen.get("motion_encoder") == "none":
+        overrides["generator"] = {**gen, "motion_hidden": cfg.latent.dim}
+    return cfg.with_overrides(**overrides)

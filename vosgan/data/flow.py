@@ -1,0 +1,146 @@
+"""Optical flow, OF(.) of Eq. 2: OpenCV's Farneback method (the paper's reference [8]).
+
+Alignment with the discriminator's per-frame flow channels: channel pair ``t`` holds the flow from
+frame ``t`` to frame ``t + 1`` (x then y displacement, in pixels at the clip's resolution); the last
+frame has no successor and repeats the flow of the pair before it, so every frame has a target.
+
+Scaling: the discriminator's flow channels end in a sigmoid, so targets are mapped into [0, 1] by
+``0.5 + 0.5 * clip(flow / (max_fraction * W), -1, 1)``; a displacement of ``max_fraction`` of the
+frame width per frame (default 1/8) reaches the edge of the range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from einops import rearrange
+
+from vosgan.data.clips import to_uint8
+
+
+@dataclass(frozen=True)
+class FarnebackParams:
+    """Arguments of ``cv2.calcOpticalFlowFarneback``, tuned for 32-64 pixel frames."""
+
+    pyr_scale: float = 0.5
+    levels: int = 3
+    winsize: int = 9
+    iterations: int = 3
+    poly_n: int = 5
+    poly_sigma: float = 1.1
+
+
+DEFAULT_PARAMS = FarnebackParams()
+
+
+def _gray(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) RGB uint8 -> (T, H, W) grey uint8."""
+    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+
+
+def _pair_flow(prev: np.ndarray, nxt: np.ndarray, params: FarnebackParams) -> np.ndarray:
+    return cv2.calcOpticalFlowFarneback(prev, nxt, None, *astuple(params), 0)
+
+
+def farneback(frames: np.ndarray, params: FarnebackParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Flow of a clip: RGB uint8 (T, H, W, 3) -> (T, H, W, 2) float32 pixels, aligned as the module says."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"farneback expects RGB uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    if len(frames) < 2:
+        raise ValueError("optical flow needs at least two frames")
+    gray = _gray(frames)
+    flows = [_pair_flow(gray[t], gray[t + 1], params) for t in range(len(gray) - 1)]
+    flows.append(flows[-1])
+    return np.stack(flows).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="farneback")
+
+
+def batch_flow(video: torch.Tensor, params: FarnebackParams = DEFAULT_PARAMS) -> torch.Tensor:
+    """Farneback flow of a batch of clips, (B, 3, T, H, W) in [-1, 1] -> (B, 2, T, H, W) pixels.
+
+    Every frame pair of the batch is one task on a thread pool (OpenCV releases the GIL), so the
+    cost per training step is about total pairs / cores.
+    """
+    frames = np.stack([to_uint8(clip) for clip in video])
+    b, t = frames.shape[:2]
+    gray = np.stack([_gray(clip) for clip in frames])
+    tasks = [(i, j) for i in range(b) for j in range(t - 1)]
+    results = list(_pool().map(lambda ij: _pair_flow(gray[ij[0], ij[1]], gray[ij[0], ij[1] + 1], params), tasks))
+    flow = np.stack(results).reshape(b, t - 1, *results[0].shape)
+    flow = np.concatenate([flow, flow[:, -1:]], axis=1)
+    return torch.from_numpy(rearrange(flow, "b t h w c -> b c t h w").astype(np.float32)).to(video.device)
+
+
+def flow_to_target(flow: torch.Tensor, max_fraction: float) -> torch.Tensor:
+    """Pixels (B, 2, T, H, W) -> the discriminator's [0, 1] flow range (see module docstring)."""
+    limit = max_fraction * flow.shape[-1]
+    return 0.5 + 0.5 * (flow / limit).clamp(-1.0, 1.0)
+
+
+def target_to_flow(target: torch.Tensor, max_fraction: float) -> torch.Tensor:
+    """Inverse of ``flow_to_target`` (within the clipping range): [0, 1] -> pixels."""
+    return (target - 0.5) * 2.0 * max_fraction * target.shape[-1]
+
+
+def flow_to_color(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """Colour-wheel coding of flow (..., H, W, 2) -> RGB uint8 (..., H, W, 3): hue = direction, value = speed."""
+    fx, fy = flow[..., 0], flow[..., 1]
+    magnitude = np.sqrt(fx**2 + fy**2)
+    angle = np.arctan2(fy, fx)
+    scale = max_magnitude if max_magnitude else max(float(magnitude.max()), 1e-6)
+    hsv = np.zeros((*flow.shape[:-1], 3), np.uint8)
+    hsv[..., 0] = ((angle + np.pi) / (2 * np.pi) * 179).astype(np.uint8)
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.clip(magnitude / scale * 255, 0, 255).astype(np.uint8)
+    flat = hsv.reshape(-1, *hsv.shape[-3:]) if hsv.ndim > 3 else hsv[None]
+    rgb = np.stack([cv2.cvtColor(x, cv2.COLOR_HSV2RGB) for x in flat])
+    return rgb.reshape(hsv.shape)
+
+
+class FlowCache:
+    """Farneback flow of real clips, computed once and kept on disk.
+
+    Keyed by a hash of the clip's bytes and the Farneback parameters; each entry is written to a
+    temporary file and renamed, so an interrupted run never leaves a half-written entry.
+    """
+
+    def __init__(self, root: str | os.PathLike, params: FarnebackParams = DEFAULT_PARAMS):
+        self.root = Path(root)
+        self.params = params
+
+    def key(self, frames: np.ndarray) -> str:
+        h = hashlib.sha1(np.ascontiguousarray(frames).tobytes())
+        h.update(repr((frames.shape, astuple(self.params))).encode())
+        return h.hexdigest()
+
+    def path(self, frames: np.ndarray) -> Path:
+        key = self.key(frames)
+        return self.root / key[:2] / f"{key}.npy"
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """Flow (T, H, W, 2) float32 of RGB uint8 ``frames`` (T, H, W, 3), from the cache when present."""
+        path = self.path(frames)
+        if path.exists():
+            try:
+                return np.load(path).astype(np.float32)
+            except (ValueError, OSError):
+                path.unlink(missing_ok=True)  # a damaged entry is recomputed, not trusted
+        flow = farneback(frames, self.params)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            np.save(tmp, flow.astype(np.float16))
+        os.replace(tmp.name, path)
+        return flow.astype(np.float16).astype(np.float32)

@@ -1,0 +1,81 @@
+"""The VOS-GAN objective as pure functions (journal paper, Eq. 2 and Eq. 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from vosgan.config import LossConfig
+
+
+def d_adversarial_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
+    """Eq. 2, lines 1-2: -E[log D_adv(x)] - E[log(1 - D_adv(G(z)))], with D_adv = sigmoid(logit) (B,)."""
+    return F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+
+
+def g_adversarial_loss(fake_logit: torch.Tensor) -> torch.Tensor:
+    """Eq. 3: -E[log D_adv(G(z))] (the non-saturating generator loss)."""
+    return F.softplus(-fake_logit).mean()
+
+
+def segmentation_loss(seg_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Eq. 2, line 3: NLL2D(D_seg(G(z)), m(z)), the mean pixel-wise negative log-likelihood.
+
+    The generator's mask m(z) (B, 1, T, H, W) in [0, 1] is the label map, binarised at 0.5 and
+    detached: the discriminator learns to segment, the generator is not pulled by this term.
+    """
+    target = (mask.detach() > 0.5).to(seg_logits.dtype)
+    return F.binary_cross_entropy_with_logits(seg_logits, target)
+
+
+def flow_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 2, lines 4-5: ||D_opt(x) - OF(x)||^2, the squared L2 norm over the two flow channels, mean over pixels.
+
+    ``pred`` and ``target`` are (B, 2, T, H, W) in the discriminator's [0, 1] range.
+    """
+    return (pred.float() - target.detach().float()).pow(2).sum(dim=1).mean()
+
+
+def alpha_at(epoch: int, cfg: LossConfig) -> float:
+    """The flow weight alpha of Eq. 2: ``cfg.alpha`` until epoch E_alpha, then + s_alpha per epoch.
+
+    Epochs count from 0, so with the paper's E_alpha = 2 epochs 0 and 1 use 1.0, epoch 2 uses 1.2.
+    """
+    if not cfg.alpha_schedule:
+        return cfg.alpha
+    return cfg.alpha + cfg.s_alpha * max(0, epoch - cfg.e_alpha + 1)
+
+
+@dataclass
+class DiscriminatorLoss:
+    """Eq. 2 and its terms (each a scalar tensor; a switched-off term is 0)."""
+
+    total: torch.Tensor
+    adversarial: torch.Tensor
+    segmentation: torch.Tensor
+    flow_fake: torch.Tensor
+    flow_real: torch.Tensor
+
+
+def discriminator_loss(
+    real_logit: torch.Tensor,
+    fake_logit: torch.Tensor,
+    fake_segmentation: torch.Tensor,
+    generator_mask: torch.Tensor,
+    fake_flow: torch.Tensor,
+    fake_flow_target: torch.Tensor,
+    real_flow: torch.Tensor,
+    real_flow_target: torch.Tensor,
+    alpha: float,
+    cfg: LossConfig,
+) -> DiscriminatorLoss:
+    """Eq. 2 in full: adversarial + segmentation + alpha * (flow on fake + flow on real)."""
+    zero = real_logit.new_zeros(())
+    adversarial = d_adversarial_loss(real_logit.float(), fake_logit.float())
+    seg = segmentation_loss(fake_segmentation.float(), generator_mask) if cfg.segmentation else zero
+    flow_fake = flow_loss(fake_flow, fake_flow_target) if cfg.flow else zero
+    flow_real = flow_loss(real_flow, real_flow_target) if cfg.flow else zero
+    total = adversarial + seg + alpha * (flow_fake + flow_real)
+    return DiscriminatorLoss(total, adversarial, seg, flow_fake, flow_real)

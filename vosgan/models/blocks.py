@@ -1,0 +1,68 @@
+"""Layer rows of Tables 1-2: (transposed) convolution + optional batch norm + activation, and the
+shape-preserving 3D residual block. Each table row is one module, so summaries can list rows."""
+
+from __future__ import annotations
+
+from torch import nn
+
+ACTIVATIONS = {
+    "lrelu": lambda: nn.LeakyReLU(0.2, inplace=True),
+    "relu": lambda: nn.ReLU(inplace=True),
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    None: nn.Identity,
+}
+
+
+class ConvRow(nn.Sequential):
+    """One table row: ``conv`` then batch norm (if ``bn``) then ``act``.
+
+    ``kind`` is 'conv2d', 'convT2d', 'conv3d' or 'convT3d'; kernel, stride and padding are in
+    PyTorch order ((T, H, W) for 3D), i.e. the paper's (H, W, T) listing reordered.
+    """
+
+    def __init__(self, kind: str, c_in: int, c_out: int, kernel, stride=1, padding=0, bn=True, act="lrelu"):
+        conv_cls = {
+            "conv2d": nn.Conv2d,
+            "convT2d": nn.ConvTranspose2d,
+            "conv3d": nn.Conv3d,
+            "convT3d": nn.ConvTranspose3d,
+        }
+        bn_cls = nn.BatchNorm2d if kind.endswith("2d") else nn.BatchNorm3d
+        layers = [conv_cls[kind](c_in, c_out, kernel, stride, padding, bias=not bn)]
+        if bn:
+            layers.append(bn_cls(c_out))
+        layers.append(ACTIVATIONS[act]())
+        super().__init__(*layers)
+
+
+class ResidualBlock3d(nn.Module):
+    """Shape-preserving residual block: x + conv-BN-ReLU-conv-BN(x), then ReLU ((B, C, T, H, W) in and out)."""
+
+    def __init__(self, channels: int, bn: bool = True):
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvRow("conv3d", channels, channels, 3, 1, 1, bn=bn, act="relu"),
+            ConvRow("conv3d", channels, channels, 3, 1, 1, bn=bn, act=None),
+        )
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(x + self.body(x))
+
+
+def residual_layer(channels: int, bn: bool = True, blocks: int = 3) -> list[nn.Module]:
+    """A "Residual Layer" of the tables: three residual blocks, one row each."""
+    return [ResidualBlock3d(channels, bn) for _ in range(blocks)]
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN initialisation, N(0, 0.02) for convolutions and N(1, 0.02) for batch-norm scales."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

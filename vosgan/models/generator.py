@@ -1,0 +1,114 @@
+"""The VOS-GAN generator (Table 1, Fig. 2, Eq. 1).
+
+Two streams: the background stream maps ``z_c`` to one image ``b(z_c)``; the foreground stream
+summarises the motion trajectory ``z_m`` with an LSTM, decodes it with 3D transposed
+convolutions, conditions on the background stream's features at quarter resolution, and ends in
+two heads, the foreground ``f`` and the mask ``m``. The video is ``m * f + (1 - m) * b`` (Eq. 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange, repeat
+from torch import nn
+
+from vosgan.config import VOSGANConfig
+from vosgan.models.blocks import ConvRow, init_weights, residual_layer
+
+
+@dataclass
+class GeneratorOutput:
+    """All four products of the generator; images in [-1, 1], the mask in [0, 1]."""
+
+    video: torch.Tensor  # (B, 3, T, H, W), Eq. 1 composite
+    foreground: torch.Tensor  # (B, 3, T, H, W), f(z_c, z_m)
+    background: torch.Tensor  # (B, 3, H, W), b(z_c)
+    mask: torch.Tensor  # (B, 1, T, H, W), m(z_c, z_m)
+
+
+def channels_at(cfg: VOSGANConfig, resolution: int) -> int:
+    """Generator width at a spatial resolution: ngf at H/2, doubling at each halving (512 at 4x4 in the paper)."""
+    return cfg.generator.ngf * (cfg.size // 2) // resolution
+
+
+class Generator(nn.Module):
+    """``forward(z_c (B, d), z_m (B, T, d)) -> GeneratorOutput``."""
+
+    def __init__(self, cfg: VOSGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        size, d = cfg.size, cfg.latent.dim
+        ch = lambda r: channels_at(cfg, r)  # noqa: E731
+        quarter = size // 4
+
+        # Background stream: 1x1 -> 4x4 -> ... -> size, 2D transposed convolutions.
+        rows = [ConvRow("convT2d", d, ch(4), 4, 1, 0)]
+        r = 4
+        while r < size // 2:
+            rows.append(ConvRow("convT2d", ch(r), ch(2 * r), 4, 2, 1))
+            r *= 2
+        rows.append(ConvRow("convT2d", ch(r), 3, 4, 2, 1, bn=False, act="tanh"))
+        self.background_stream = nn.ModuleList(rows)
+        # Index of the row whose output is at quarter resolution: the "third layer" in the paper.
+        self.condition_row = next(i for i in range(len(rows)) if 4 * 2**i == quarter)
+
+        # Motion encoder: the LSTM's final hidden state summarises the trajectory (RNN(z_M), 100x1x1).
+        g = cfg.generator
+        self.motion_encoder = nn.LSTM(d, g.motion_hidden, batch_first=True) if g.motion_encoder == "lstm" else None
+
+        # Motion features: (1,1,1) -> (2,4,4) -> (4,8,8) -> ... -> (T/4, H/4, W/4).
+        rows = [
+            ConvRow("convT3d", g.motion_hidden, ch(4), (2, 4, 4), 1, 0),
+            # Table 1: kernel 3, stride 3, padding 1x2x2 in (T, H, W) gives (4, 8, 8) from (2, 4, 4).
+            ConvRow("convT3d", ch(4), ch(8), 3, 3, (1, 2, 2)),
+        ]
+        r = 8
+        while r < quarter:
+            rows.append(ConvRow("convT3d", ch(r), ch(2 * r), 4, 2, 1))
+            r *= 2
+        self.motion_features = nn.Sequential(*rows)
+
+        # Foreground features: 1x1x1 fusion of [motion, background] then three residual layers (the
+        # last without batch norm, as Table 1 lists), then up to half resolution.
+        c = ch(quarter)
+        self.foreground_features = nn.Sequential(
+            ConvRow("conv3d", 2 * c, c, 1, 1, 0, bn=False, act=None),
+            *residual_layer(c),
+            *residual_layer(c),
+            *residual_layer(c, bn=False),
+            ConvRow("convT3d", c, ch(size // 2), 4, 2, 1),
+        )
+        self.foreground_head = ConvRow("convT3d", ch(size // 2), 3, 4, 2, 1, bn=False, act="tanh")
+        self.mask_head = ConvRow("convT3d", ch(size // 2), 1, 4, 2, 1, bn=False, act="sigmoid")
+        init_weights(self)
+
+    def encode_motion(self, z_m: torch.Tensor) -> torch.Tensor:
+        """Summarise the trajectory ``z_m`` (B, T, d) into one vector (B, hidden)."""
+        if self.motion_encoder is None:
+            return z_m.mean(dim=1)
+        _, (h_n, _) = self.motion_encoder(z_m)
+        return h_n[-1]
+
+    def forward(self, z_c: torch.Tensor, z_m: torch.Tensor) -> GeneratorOutput:
+        # 1. Background stream, keeping the quarter-resolution features for conditioning.
+        x = rearrange(z_c, "b d -> b d 1 1")
+        for i, row in enumerate(self.background_stream):
+            x = row(x)
+            if i == self.condition_row:
+                condition = x
+        background = x
+
+        # 2. Motion features from the trajectory summary.
+        motion = self.motion_features(rearrange(self.encode_motion(z_m), "b c -> b c 1 1 1"))
+
+        # 3. Condition on content: background features replicated over time, concatenated on channels.
+        condition = repeat(condition, "b c h w -> b c t h w", t=motion.shape[2])
+        features = self.foreground_features(torch.cat([motion, condition], dim=1))
+
+        # 4. Heads and the composition of Eq. 1.
+        foreground = self.foreground_head(features)
+        mask = self.mask_head(features)
+        video = mask * foreground + (1 - mask) * rearrange(background, "b c h w -> b c 1 h w")
+        return GeneratorOutput(video=video, foreground=foreground, background=background, mask=mask)

@@ -1,0 +1,333 @@
+"""The trainer: alternate a discriminator step (Eq. 2) and a generator step (Eq. 3).
+
+Small on purpose: ``d_step``, ``g_step``, a loop and callbacks. Checkpoint files, logging,
+sample grids (``vosgan.callbacks``) and process groups (``vosgan.distributed``) live elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm.auto import tqdm
+
+from vosgan.callbacks import Callback
+from vosgan.checkpoint import check_config
+from vosgan.config import VOSGANConfig
+from vosgan.data.datasets import make_loader
+from vosgan.data.flow import batch_flow, flow_to_target
+from vosgan.device import autocast, seed_everything
+from vosgan.distributed import DistInfo, all_finite
+from vosgan.latent import sample_latents
+from vosgan.losses import alpha_at, discriminator_loss, g_adversarial_loss
+from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised after too many consecutive steps with non-finite losses."""
+
+
+def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return module.module if isinstance(module, DDP) else module
+
+
+class Trainer:
+    """Trains a generator/discriminator pair on a ``ClipDataset``.
+
+    ``seed`` fixes initial weights (identical on every process), the data order of each epoch and
+    the latents; on the CPU the same seed gives the same run, and ``load_state_dict`` resumes it
+    exactly.
+    """
+
+    def __init__(
+        self,
+        cfg: VOSGANConfig,
+        dataset,
+        dist: DistInfo,
+        seed: int = 0,
+        workers: int = 0,
+        max_bad_steps: int = 20,
+        mixed_precision: bool = True,
+    ):
+        self.cfg, self.dataset, self.dist, self.seed, self.workers = cfg, dataset, dist, seed, workers
+        self.device = dist.device
+        seed_everything(seed)  # same initial weights on every process
+        generator, discriminator = Generator(cfg).to(self.device), Discriminator(cfg).to(self.device)
+        if dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            generator = DDP(generator, device_ids=ids)
+            discriminator = DDP(discriminator, device_ids=ids)
+        self.generator, self.discriminator = generator, discriminator
+        t = cfg.train
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.latent_rng = torch.Generator().manual_seed(seed * 1_000_003 + dist.rank)
+        self.step = 0
+        self.bad_steps = 0  # consecutive non-finite steps
+        self.skipped_steps = 0  # total
+        self.max_bad_steps = max_bad_steps
+        self.mixed_precision = mixed_precision
+        self.steps_per_epoch = len(dataset) // (t.batch_size * dist.world_size)
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"dataset of {len(dataset)} clips is smaller than one batch "
+                f"of {t.batch_size} x {dist.world_size} processes"
+            )
+        self._stop = False
+
+    # ----------------------------------------------------------------------------- properties
+    @property
+    def G(self) -> Generator:
+        return _unwrap(self.generator)
+
+    @property
+    def D(self) -> Discriminator:
+        return _unwrap(self.discriminator)
+
+    @property
+    def epoch(self) -> int:
+        return self.step // self.steps_per_epoch
+
+    @property
+    def alpha(self) -> float:
+        return alpha_at(self.epoch, self.cfg.loss)
+
+    # ---------------------------------------------------------------------------------- steps
+    def _latents(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return sample_latents(self.cfg, self.cfg.train.batch_size, self.latent_rng, self.device)
+
+    def d_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One discriminator update on Eq. 2 with a real batch and a fresh generated batch."""
+        real = batch["video"].to(self.device, non_blocking=True)
+        with torch.no_grad(), autocast(self.device, self.mixed_precision):
+            fake = self.generator(*self._latents())
+        need_flow = self.cfg.loss.flow
+        t0 = time.perf_counter()
+        fake_flow = (
+            flow_to_target(batch_flow(fake.video.float()), self.cfg.loss.flow_max_fraction) if need_flow else None
+        )
+        real_flow = (
+            flow_to_target(batch["flow"].to(self.device), self.cfg.loss.flow_max_fraction) if need_flow else None
+        )
+        flow_seconds = time.perf_counter() - t0
+
+        with autocast(self.device, self.mixed_precision):
+            d_real: DiscriminatorOutput = self.discriminator(real)
+            d_fake: DiscriminatorOutput = self.discriminator(fake.video.detach())
+        loss = discriminator_loss(
+            d_real.logit,
+            d_fake.logit,
+            d_fake.segmentation,
+            fake.mask,
+            d_fake.flow,
+            fake_flow if need_flow else d_fake.flow,
+            d_real.flow,
+            real_flow if need_flow else d_real.flow,
+            self.alpha,
+            self.cfg.loss,
+        )
+        ok = self._update(self.opt_d, loss.total)
+        return {
+            "d_loss": loss.total.item(),
+            "d_adversarial": loss.adversarial.item(),
+            "d_segmentation": loss.segmentation.item(),
+            "d_flow_fake": loss.flow_fake.item(),
+            "d_flow_real": loss.flow_real.item(),
+            "real_score": torch.sigmoid(d_real.logit.float()).mean().item(),
+            "fake_score": torch.sigmoid(d_fake.logit.float()).mean().item(),
+            "mask_mean": fake.mask.float().mean().item(),
+            "flow_seconds": flow_seconds,
+            "d_ok": ok,
+        }
+
+    def g_step(self) -> dict[str, float]:
+        """One generator update on Eq. 3 (the discriminator's gradients are discarded)."""
+        # The discriminator is used unwrapped and frozen: only the generator's gradients are
+        # needed (and synchronised), and DDP would otherwise wait for the unused motion stream.
+        self.D.requires_grad_(False)
+        try:
+            with autocast(self.device, self.mixed_precision):
+                fake: GeneratorOutput = self.generator(*self._latents())
+                logit = self.D(fake.video).logit
+            loss = g_adversarial_loss(logit.float())
+            ok = self._update(self.opt_g, loss)
+        finally:
+            self.D.requires_grad_(True)
+        return {"g_loss": loss.item(), "g_ok": ok}
+
+    def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> bool:
+        """Backward and step, unless the loss is non-finite on any process: then skip and count."""
+        optimizer.zero_grad(set_to_none=True)
+        if not all_finite(loss, self.dist):
+            self.bad_steps += 1
+            self.skipped_steps += 1
+            if self.bad_steps >= self.max_bad_steps:
+                raise TrainingDiverged(
+                    f"{self.bad_steps} consecutive steps had non-finite losses (step {self.step}); "
+                    "lower the learning rate or resume from an earlier checkpoint"
+                )
+            return False
+        loss.backward()
+        optimizer.step()
+        self.bad_steps = 0
+        return True
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """A discriminator step then a generator step; returns the step's metrics."""
+        t0 = time.perf_counter()
+        self.generator.train()
+        self.discriminator.train()
+        metrics = {**self.d_step(batch), **self.g_step()}
+        self.step += 1
+        seconds = time.perf_counter() - t0
+        clips = self.cfg.train.batch_size * self.dist.world_size
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "alpha": self.alpha,
+            **metrics,
+            "seconds": seconds,
+            "clips_per_s": clips / seconds,
+            "skipped_steps": self.skipped_steps,
+        }
+
+    # ----------------------------------------------------------------------------------- loop
+    def fit(self, iterations: int, callbacks: list[Callback] = (), progress: bool = True) -> list[dict[str, Any]]:
+        """Train until ``self.step == iterations``; Ctrl-C or SIGTERM stop after the current step,
+        and ``on_end`` callbacks (e.g. the checkpointer) still run."""
+        history = []
+        self._stop = False
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def request_stop(signum, frame):
+            self._stop = True
+
+        for s in previous:
+            try:
+                signal.signal(s, request_stop)
+            except ValueError:  # not the main thread (e.g. a notebook worker): no handler
+                pass
+        bar = tqdm(total=iterations, initial=self.step, disable=not (progress and self.dist.is_main), desc="training")
+        try:
+            while self.step < iterations and not self._stop:
+                loader = make_loader(
+                    self.dataset,
+                    self.cfg.train.batch_size,
+                    seed=self.seed,
+                    epoch=self.epoch,
+                    skip_batches=self.step % self.steps_per_epoch,
+                    rank=self.dist.rank,
+                    world_size=self.dist.world_size,
+                    workers=self.workers,
+                )
+                for batch in loader:
+                    metrics = self.train_step(batch)
+                    history.append(metrics)
+                    for cb in callbacks:
+                        cb.on_step(self, metrics)
+                    bar.update(1)
+                    bar.set_postfix(
+                        d=f"{metrics['d_loss']:.3f}",
+                        g=f"{metrics['g_loss']:.3f}",
+                        clips_s=f"{metrics['clips_per_s']:.1f}",
+                    )
+                    if self.step >= iterations or self._stop:
+                        break
+        finally:
+            bar.close()
+            for cb in callbacks:
+                cb.on_end(self)
+            for s, handler in previous.items():
+                try:
+                    signal.signal(s, handler)
+                except ValueError:
+                    pass
+        return history
+
+    @torch.no_grad()
+    def sample(self, z_c: torch.Tensor, z_m: torch.Tensor) -> tuple[GeneratorOutput, DiscriminatorOutput]:
+        """Generator and discriminator outputs for given latents, in eval mode (training mode restored)."""
+        self.G.eval()
+        self.D.eval()
+        try:
+            out = self.G(z_c.to(self.device), z_m.to(self.device))
+            return out, self.D(out.video)
+        finally:
+            self.G.train()
+            self.D.train()
+
+    # ----------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(),
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "skipped_steps": self.skipped_steps,
+            "seed": self.seed,
+            "latent_rng": self.latent_rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], path: str = "checkpoint") -> None:
+        """Resume from ``state``; refuses a checkpoint of another model geometry."""
+        check_config(state["config"], self.cfg, path)
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step = int(state["step"])
+        self.skipped_steps = int(state["skipped_steps"])
+        self.latent_rng.set_state(state["latent_rng"])
+        torch.set_rng_state(state["torch_rng"])
+
+
+def run_training(
+    cfg: VOSGANConfig,
+    dataset,
+    out: str | Path,
+    iterations: int,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = False,
+    checkpoint_every: int = 200,
+    sample_every: int = 500,
+    callbacks: list[Callback] = (),
+    workers: int = 0,
+    progress: bool = True,
+) -> Trainer:
+    """Train into ``out`` (``checkpoint.pt``, ``metrics.jsonl``, ``samples/``); the CLI and notebooks call this.
+
+    An existing checkpoint is continued with ``resume=True`` and never silently overwritten.
+    """
+    from vosgan.callbacks import Checkpointer, MetricsLog, SampleGrid
+    from vosgan.checkpoint import load_checkpoint
+    from vosgan.distributed import setup_distributed
+
+    out = Path(out)
+    path = out / "checkpoint.pt"
+    dist = setup_distributed(device)
+    trainer = Trainer(cfg, dataset, dist, seed=seed, workers=workers)
+    if path.exists():
+        if not resume:
+            raise FileExistsError(
+                f"{path} exists: pass resume=True (--resume) to continue it, or choose another folder"
+            )
+        trainer.load_state_dict(load_checkpoint(path, map_location=dist.device), str(path))
+        if dist.is_main:
+            print(f"resumed {path} at step {trainer.step}")
+    if dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+        print(f"training {cfg.name} on {dist.device} x {dist.world_size} process(es), {len(dataset)} clips")
+    cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
+    cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
+    trainer.fit(iterations, cbs, progress=progress)
+    return trainer

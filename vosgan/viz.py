@@ -1,0 +1,155 @@
+"""Rendering helpers: frame strips, the generator's streams side by side, mask overlays, flow
+colour wheels, and animations that display inline in JupyterLab and save to files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from einops import rearrange, repeat
+
+from vosgan.data.clips import to_uint8
+from vosgan.data.flow import flow_to_color, target_to_flow
+
+OVERLAY_COLOR = (255, 40, 40)
+
+
+def pick_frames(total: int, count: int | None) -> np.ndarray:
+    """``count`` evenly spaced frame indices of ``total`` (all when None)."""
+    if count is None or count >= total:
+        return np.arange(total)
+    return np.linspace(0, total - 1, count).round().astype(int)
+
+
+def strip(frames: np.ndarray, count: int | None = None, gap: int = 1) -> np.ndarray:
+    """Frames (T, H, W, 3) uint8 side by side with white gaps -> (H, n*(W+gap)-gap, 3)."""
+    chosen = frames[pick_frames(len(frames), count)]
+    if gap:
+        pad = np.full((len(chosen), chosen.shape[1], gap, 3), 255, np.uint8)
+        chosen = np.concatenate([chosen, pad], axis=2)
+        return rearrange(chosen, "t h w c -> h (t w) c")[:, :-gap]
+    return rearrange(chosen, "t h w c -> h (t w) c")
+
+
+def grid(clips: list[np.ndarray], count: int | None = None, gap: int = 1) -> np.ndarray:
+    """Clips (each (T, H, W, 3)) as rows of a grid image."""
+    rows = [strip(c, count, gap) for c in clips]
+    if gap:
+        sep = np.full((gap, rows[0].shape[1], 3), 255, np.uint8)
+        rows = [x for r in rows for x in (r, sep)][:-1]
+    return np.concatenate(rows, axis=0)
+
+
+def mask_frames(mask: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Probabilities (1, T, H, W) in [0, 1] -> grey RGB uint8 (T, H, W, 3)."""
+    mask = torch.as_tensor(mask).detach().float().cpu().clamp(0, 1)
+    return repeat((mask[0] * 255).round().to(torch.uint8).numpy(), "t h w -> t h w c", c=3)
+
+
+def overlay(
+    frames: np.ndarray, mask: torch.Tensor | np.ndarray, color=OVERLAY_COLOR, opacity: float = 0.5
+) -> np.ndarray:
+    """Tint ``frames`` (T, H, W, 3) uint8 where the mask (1, T, H, W) or (T, H, W) is on (soft masks blend)."""
+    mask = torch.as_tensor(mask).detach().float().cpu().numpy()
+    mask = mask[0] if mask.ndim == 4 else mask
+    weight = (opacity * np.clip(mask, 0, 1))[..., None]
+    return (frames * (1 - weight) + np.array(color, np.float32) * weight).round().astype(np.uint8)
+
+
+def flow_frames(flow: torch.Tensor | np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """Flow (2, T, H, W) in pixels -> colour-wheel RGB uint8 (T, H, W, 3)."""
+    flow = torch.as_tensor(flow).detach().float().cpu()
+    return flow_to_color(rearrange(flow, "c t h w -> t h w c").numpy(), max_magnitude)
+
+
+def stream_rows(gen, disc=None, index: int = 0, flow_max_fraction: float = 0.125) -> dict[str, np.ndarray]:
+    """One sample's streams as named clips (T, H, W, 3): composite, background, foreground, mask,
+    and, given the discriminator's output, its segmentation and flow."""
+    t = gen.video.shape[2]
+    rows = {
+        "video": to_uint8(gen.video[index]),
+        "background": repeat(to_uint8(rearrange(gen.background[index], "c h w -> c 1 h w")), "1 h w c -> t h w c", t=t),
+        "foreground": to_uint8(gen.foreground[index]),
+        "mask": mask_frames(gen.mask[index]),
+    }
+    if disc is not None:
+        rows["D segmentation"] = mask_frames(torch.sigmoid(disc.segmentation[index].float()))
+        limit = flow_max_fraction * gen.video.shape[-1]
+        rows["D flow"] = flow_frames(target_to_flow(disc.flow[index].float(), flow_max_fraction), limit)
+    return rows
+
+
+def streams_figure(gen, disc=None, count: int | None = None, frames: int = 8, title: str | None = None):
+    """A figure with, for each of ``count`` samples, one row per stream (frames left to right)."""
+    count = count or gen.video.shape[0]
+    blocks = [stream_rows(gen, disc, i) for i in range(count)]
+    names = list(blocks[0])
+    image = grid([b[n] for b in blocks for n in names], frames)
+    height = image.shape[0] / image.shape[1] * 10
+    fig, ax = plt.subplots(figsize=(10, max(2.0, height)))
+    ax.imshow(image)
+    row_h = image.shape[0] / len(names) / count
+    ax.set_yticks([row_h * (i + 0.5) for i in range(len(names) * count)])
+    ax.set_yticklabels([n for _ in range(count) for n in names], fontsize=7)
+    ax.set_xticks([])
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Save and close a figure, creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def save_streams_figure(gen, disc, path: str | os.PathLike, title: str | None = None) -> Path:
+    return save_figure(streams_figure(gen, disc, title=title), path)
+
+
+def animation(clips: list[np.ndarray], fps: int = 8, scale: float = 2.0, titles: list[str] | None = None):
+    """A matplotlib animation of clips (each (T, H, W, 3)) playing side by side."""
+    from matplotlib import animation as mpl_animation
+
+    n, t = len(clips), len(clips[0])
+    h, w = clips[0].shape[1:3]
+    fig, axes = plt.subplots(1, n, figsize=(scale * n * w / 64, scale * h / 64 + (0.3 if titles else 0)), squeeze=False)
+    images = []
+    for i, ax in enumerate(axes[0]):
+        images.append(ax.imshow(clips[i][0]))
+        ax.axis("off")
+        if titles:
+            ax.set_title(titles[i], fontsize=8)
+
+    def update(k):
+        for im, clip in zip(images, clips):
+            im.set_data(clip[k])
+        return images
+
+    anim = mpl_animation.FuncAnimation(fig, update, frames=t, interval=1000 / fps, blit=True)
+    plt.close(fig)
+    return anim
+
+
+def animation_html(clips: list[np.ndarray], fps: int = 8, titles: list[str] | None = None) -> str:
+    """HTML (JavaScript player) for inline display in JupyterLab: ``IPython.display.HTML(...)``."""
+    return animation(clips, fps, titles=titles).to_jshtml()
+
+
+def save_gif(clips: list[np.ndarray], path: str | os.PathLike, fps: int = 8) -> Path:
+    """Clips side by side as an animated GIF (Pillow writer)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = [np.concatenate([c[k] for c in clips], axis=1) for k in range(len(clips[0]))]
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return path

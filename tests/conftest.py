@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("VOSGAN_CACHE", __import__("tempfile").mkdtemp(prefix="vosgan-cache-"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One intra-op thread: tiny models gain nothing from more, and oversubscribed OpenMP threads
+# (two processes of two threads on two cores) can slow a step a hundredfold.
+torch.set_num_threads(1)
 
 torch_device = torch.device("cpu")
 

@@ -67,6 +67,19 @@ def check_config(saved: dict[str, Any], cfg: VOSGANConfig, path: str | os.PathLi
         )
 
 
+def export_weights(path: str | os.PathLike, out: str | os.PathLike, half: bool = False) -> Path:
+    """Keep only the config and both networks (no optimizer or RNG state); ``half`` stores float16."""
+    state = load_checkpoint(path)
+    convert = (lambda t: t.half() if t.is_floating_point() else t) if half else (lambda t: t)
+    slim = {
+        "config": state["config"],
+        "generator": {k: convert(v) for k, v in state["generator"].items()},
+        "discriminator": {k: convert(v) for k, v in state["discriminator"].items()},
+        "step": state.get("step", 0),
+    }
+    return save_checkpoint(out, slim)
+
+
 def load_models(
     path: str | os.PathLike, device: str | torch.device = "cpu"
 ) -> tuple[VOSGANConfig, Generator, Discriminator]:
@@ -74,6 +87,7 @@ def load_models(
     state = load_checkpoint(path, map_location=device)
     cfg = VOSGANConfig.from_dict(state["config"])
     generator, discriminator = Generator(cfg).to(device), Discriminator(cfg).to(device)
+    # load_state_dict copies into the float32 parameters, so float16 exports load transparently.
     generator.load_state_dict(state["generator"])
     discriminator.load_state_dict(state["discriminator"])
     return cfg, generator.eval(), discriminator.eval()

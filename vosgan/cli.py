@@ -14,6 +14,8 @@ def _train(args: argparse.Namespace) -> None:
     cfg = ablation(args.preset, args.ablation) if args.ablation else get_preset(args.preset)
     if args.batch_size:
         cfg = cfg.with_overrides(train={"batch_size": args.batch_size})
+    if args.mask_sparsity:
+        cfg = cfg.with_overrides(loss={"mask_sparsity": args.mask_sparsity})
     dataset = load_dataset(
         cfg, args.data, args.format, args.split, args.videos, args.seed, args.difficulty, progress=not args.no_progress
     )
@@ -39,6 +41,72 @@ def _synth(args: argparse.Namespace) -> None:
     print(f"wrote {args.videos} videos to {out}")
 
 
+def _segment(args: argparse.Namespace) -> None:
+    from vosgan.checkpoint import load_models
+    from vosgan.device import resolve_device
+    from vosgan.segment import segment_path
+
+    cfg, _, discriminator = load_models(args.checkpoint, resolve_device(args.device))
+    names = segment_path(
+        discriminator,
+        cfg,
+        args.input,
+        args.out,
+        args.batch_size,
+        args.threshold,
+        args.soft,
+        args.flow,
+        not args.no_progress,
+    )
+    print(f"segmented {len(names)} sequence(s) into {args.out}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from vosgan.metrics.evaluate import evaluate_folders, format_table, write_json
+
+    results = evaluate_folders(args.gt, args.pred, binary=args.binary)
+    if args.json:
+        write_json(results, args.json)
+    print(format_table(results))
+
+
+def _finetune(args: argparse.Namespace) -> None:
+    from vosgan.checkpoint import load_models, save_checkpoint
+    from vosgan.data.sources import load_dataset
+    from vosgan.device import resolve_device, seed_everything
+    from vosgan.finetune import finetune
+    from vosgan.models import Discriminator
+
+    device = resolve_device(args.device)
+    cfg, generator, discriminator = load_models(args.checkpoint, device)
+    if args.from_scratch:  # the supervised baseline: same network, no adversarial pre-training
+        seed_everything(args.seed)
+        discriminator = Discriminator(cfg).to(device)
+    dataset = load_dataset(
+        cfg, args.data, args.format, args.split, args.videos, args.seed, progress=not args.no_progress
+    )
+    losses = finetune(
+        discriminator,
+        dataset,
+        args.iterations,
+        args.batch_size,
+        args.lr,
+        args.label_fraction,
+        args.seed,
+        not args.no_progress,
+    )
+    state = {"config": cfg.to_dict(), "generator": generator.state_dict(), "discriminator": discriminator.state_dict()}
+    save_checkpoint(args.out, {**state, "finetune": {"losses": losses, "label_fraction": args.label_fraction}})
+    print(f"fine-tuned {args.iterations} steps (last loss {losses[-1]:.4f}); saved {args.out}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from vosgan.checkpoint import export_weights
+
+    path = export_weights(args.checkpoint, args.out, half=args.half)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
@@ -60,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--difficulty", type=float, default=0.0, help="synthetic camera motion and noise, 0-1")
     p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=None, help="per process; the preset's by default")
+    p.add_argument("--mask-sparsity", type=float, default=0.0, help="VGAN's L1 mask prior (not in the paper)")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, samples/")
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=200)
@@ -78,6 +147,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--difficulty", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_synth)
+
+    p = sub.add_parser("segment", help="segment videos with a checkpoint's discriminator (DAVIS-layout masks)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--input", required=True, help="a video file, a frame folder, a folder of videos, or a DAVIS root")
+    p.add_argument("--out", required=True)
+    p.add_argument("--batch-size", type=int, default=8, help="shots per forward pass")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--soft", action="store_true", help="also save probability maps (_soft/<seq>.npy)")
+    p.add_argument("--flow", action="store_true", help="also save the predicted flow (_flow/<seq>.npy)")
+    p.add_argument("--no-progress", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=_segment)
+
+    p = sub.add_parser("evaluate", help="DAVIS J and F of predicted masks against ground truth")
+    p.add_argument("--gt", required=True, help="folder of <seq>/<frame>.png (or a DAVIS root)")
+    p.add_argument("--pred", required=True, help="folder of <seq>/<frame>.png")
+    p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--binary", action="store_true", help="merge all object ids into one foreground (DAVIS 2016)")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("finetune", help="train the segmenter on ground-truth masks (or from scratch: the baseline)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", default="synthetic")
+    p.add_argument("--format", default="davis")
+    p.add_argument("--split", default="train")
+    p.add_argument("--videos", type=int, default=200, help="synthetic benchmark size (all splits)")
+    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--label-fraction", type=float, default=1.0, help="share of annotated frames kept")
+    p.add_argument("--from-scratch", action="store_true", help="the supervised baseline: a freshly initialised network")
+    p.add_argument("--out", required=True, help="checkpoint to write")
+    p.add_argument("--no-progress", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=_finetune)
+
+    p = sub.add_parser("export", help="a weights-only checkpoint (config + both networks) for sharing")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.set_defaults(func=_export)
     return parser
 
 

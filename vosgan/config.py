@@ -51,6 +51,9 @@ class LossConfig:
     s_alpha: float = 0.2
     e_alpha: int = 2  # first (0-based) epoch at which alpha has grown once
     flow_max_fraction: float = 0.125  # |flow| of this share of the frame width maps to the sigmoid's edge
+    # Not in either VOS-GAN paper: VGAN's L1 sparsity prior on the mask, lambda * mean(m), added to
+    # the generator loss. 0 (off) in every preset; an option for runs whose masks cover everything.
+    mask_sparsity: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,11 @@ def g_adversarial_loss(fake_logit: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logit).mean()
 
 
+def mask_sparsity_loss(mask: torch.Tensor) -> torch.Tensor:
+    """VGAN's sparsity prior ||m||_1, averaged over pixels (not part of VOS-GAN's Eq. 3; off by default)."""
+    return mask.float().abs().mean()
+
+
 def segmentation_loss(seg_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Eq. 2, line 3: NLL2D(D_seg(G(z)), m(z)), the mean pixel-wise negative log-likelihood.
 

@@ -24,7 +24,7 @@ from vosgan.data.flow import batch_flow, flow_to_target
 from vosgan.device import autocast, seed_everything
 from vosgan.distributed import DistInfo, all_finite
 from vosgan.latent import sample_latents
-from vosgan.losses import alpha_at, discriminator_loss, g_adversarial_loss
+from vosgan.losses import alpha_at, discriminator_loss, g_adversarial_loss, mask_sparsity_loss
 from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
 
 
@@ -68,8 +68,8 @@ class Trainer:
         self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
         self.latent_rng = torch.Generator().manual_seed(seed * 1_000_003 + dist.rank)
         self.step = 0
-        self.bad_steps = 0  # consecutive non-finite steps
-        self.skipped_steps = 0  # total
+        self.bad_steps = 0  # consecutive steps with a skipped update
+        self.skipped_steps = 0  # skipped updates in total
         self.max_bad_steps = max_bad_steps
         self.mixed_precision = mixed_precision
         self.steps_per_epoch = len(dataset) // (t.batch_size * dist.world_size)
@@ -155,6 +155,8 @@ class Trainer:
                 fake: GeneratorOutput = self.generator(*self._latents())
                 logit = self.D(fake.video).logit
             loss = g_adversarial_loss(logit.float())
+            if self.cfg.loss.mask_sparsity:
+                loss = loss + self.cfg.loss.mask_sparsity * mask_sparsity_loss(fake.mask)
             ok = self._update(self.opt_g, loss)
         finally:
             self.D.requires_grad_(True)
@@ -164,17 +166,10 @@ class Trainer:
         """Backward and step, unless the loss is non-finite on any process: then skip and count."""
         optimizer.zero_grad(set_to_none=True)
         if not all_finite(loss, self.dist):
-            self.bad_steps += 1
             self.skipped_steps += 1
-            if self.bad_steps >= self.max_bad_steps:
-                raise TrainingDiverged(
-                    f"{self.bad_steps} consecutive steps had non-finite losses (step {self.step}); "
-                    "lower the learning rate or resume from an earlier checkpoint"
-                )
             return False
         loss.backward()
         optimizer.step()
-        self.bad_steps = 0
         return True
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -184,6 +179,13 @@ class Trainer:
         self.discriminator.train()
         metrics = {**self.d_step(batch), **self.g_step()}
         self.step += 1
+        # Divergence guard: a step with any skipped update extends the streak, a clean one ends it.
+        self.bad_steps = 0 if metrics["d_ok"] and metrics["g_ok"] else self.bad_steps + 1
+        if self.bad_steps >= self.max_bad_steps:
+            raise TrainingDiverged(
+                f"{self.bad_steps} consecutive steps had non-finite losses (step {self.step}); "
+                "lower the learning rate or resume from an earlier checkpoint"
+            )
         seconds = time.perf_counter() - t0
         clips = self.cfg.train.batch_size * self.dist.world_size
         return {

@@ -56,8 +56,8 @@ class ClipDataset(Dataset):
     """Shots of ``frames`` frames at ``size`` x ``size`` with their Farneback flow.
 
     Items are dicts: ``video`` (3, T, H, W) in [-1, 1], ``flow`` (2, T, H, W) in pixels,
-    ``mask`` (1, T, H, W) binary foreground (zeros when unknown), ``has_mask`` and ``label``
-    (class index, -1 when unknown). Sequences that fail to load are skipped with a warning and
+    ``mask`` (1, T, H, W) binary foreground (zeros when unknown), ``has_mask``, ``label``
+    (class index, -1 when unknown) and ``index``. Sequences that fail to load are skipped with a warning and
     counted in ``skipped``, so one corrupt file never ends a long run.
     """
 
@@ -137,6 +137,7 @@ class ClipDataset(Dataset):
             "mask": mask,
             "has_mask": torch.tensor(shot.masks is not None),
             "label": torch.tensor(self.classes.index(shot.label) if shot.label in self.classes else -1),
+            "index": torch.tensor(index),
         }
 
 

@@ -1,0 +1,30 @@
+"""Launched by test_train.py under torchrun: train a few DDP steps, then report each replica's weights."""
+
+import json
+import sys
+
+import torch
+import torch.distributed as dist
+
+from vosgan.config import get_preset
+from vosgan.data.datasets import ClipDataset
+from vosgan.data.synthetic import make_benchmark
+from vosgan.distributed import cleanup_distributed, setup_distributed
+from vosgan.train import Trainer
+
+cfg = get_preset("tiny").with_overrides(train={"batch_size": 2})
+info = setup_distributed("cpu")
+dataset = ClipDataset.from_synthetic(make_benchmark(12, cfg.frames, cfg.size, seed=0), cfg.size, progress=False)
+trainer = Trainer(cfg, dataset, info, seed=0)
+history = trainer.fit(3, progress=False)
+sums = torch.tensor(
+    [sum(p.double().sum() for p in trainer.G.parameters()), sum(p.double().sum() for p in trainer.D.parameters())]
+)
+gathered = [torch.zeros_like(sums) for _ in range(info.world_size)]
+dist.all_gather(gathered, sums)
+if info.is_main:
+    json.dump(
+        {"sums": [g.tolist() for g in gathered], "steps": trainer.step, "losses": [h["d_loss"] for h in history]},
+        open(sys.argv[1], "w"),
+    )
+cleanup_distributed()

@@ -1,0 +1,66 @@
+"""Each term of Eq. 2-3 against a hand computation, and the alpha schedule."""
+
+import math
+
+import pytest
+import torch
+
+from vosgan.config import LossConfig
+from vosgan.losses import (
+    alpha_at,
+    d_adversarial_loss,
+    discriminator_loss,
+    flow_loss,
+    g_adversarial_loss,
+    segmentation_loss,
+)
+
+
+def test_adversarial_terms_match_the_log_likelihoods():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    sig = torch.sigmoid
+    expected = -(sig(real).log().mean()) - (1 - sig(fake)).log().mean()
+    torch.testing.assert_close(d_adversarial_loss(real, fake), expected)
+    torch.testing.assert_close(g_adversarial_loss(fake), -(sig(fake).log().mean()))
+    # A perfect discriminator has (near) zero loss; a fooled one pays.
+    assert d_adversarial_loss(torch.tensor([20.0]), torch.tensor([-20.0])) < 1e-6
+    assert d_adversarial_loss(torch.tensor([-5.0]), torch.tensor([5.0])) > 9
+
+
+def test_segmentation_is_pixel_nll_against_the_binarised_generator_mask():
+    logits = torch.tensor([0.0, 2.0, -1.0, 3.0]).reshape(1, 1, 1, 2, 2)
+    mask = torch.tensor([0.9, 0.2, 0.6, 0.51]).reshape(1, 1, 1, 2, 2).requires_grad_()
+    labels = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    p = torch.sigmoid(logits.flatten())
+    expected = -(labels * p.log() + (1 - labels) * (1 - p).log()).mean()
+    loss = segmentation_loss(logits, mask)
+    torch.testing.assert_close(loss, expected)
+    assert not loss.requires_grad  # the generator's mask is a detached target
+
+
+def test_flow_is_the_mean_squared_l2_norm():
+    pred = torch.zeros(1, 2, 1, 1, 2)
+    target = torch.tensor([[3.0, 0.0], [4.0, 1.0]]).reshape(1, 2, 1, 1, 2)
+    # pixel 0: 3^2 + 4^2 = 25, pixel 1: 0 + 1 = 1 -> mean 13
+    assert flow_loss(pred, target).item() == pytest.approx(13.0)
+
+
+def test_alpha_schedule_paper_values():
+    cfg = LossConfig()
+    assert [round(alpha_at(e, cfg), 6) for e in range(5)] == [1.0, 1.0, 1.2, 1.4, 1.6]
+    assert alpha_at(10, LossConfig(alpha_schedule=False)) == 1.0
+
+
+def test_discriminator_loss_sums_the_switched_on_terms():
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(2, generator=g), torch.randn(2, generator=g)
+    seg = torch.randn(2, 1, 2, 4, 4, generator=g)
+    mask = torch.rand(2, 1, 2, 4, 4, generator=g)
+    flows = [torch.rand(2, 2, 2, 4, 4, generator=g) for _ in range(4)]
+    full = discriminator_loss(real, fake, seg, mask, *flows, alpha=1.4, cfg=LossConfig())
+    expected = full.adversarial + full.segmentation + 1.4 * (full.flow_fake + full.flow_real)
+    torch.testing.assert_close(full.total, expected)
+    assert math.isclose(full.flow_fake.item(), flow_loss(flows[0], flows[1]).item())
+    bare = discriminator_loss(real, fake, seg, mask, *flows, alpha=1.4, cfg=LossConfig(segmentation=False, flow=False))
+    torch.testing.assert_close(bare.total, bare.adversarial)
+    assert bare.segmentation == 0 and bare.flow_real == 0

@@ -1,0 +1,128 @@
+"""DAVIS metrics on hand-computed cases, pinning the official evaluation's semantics."""
+
+import json
+
+import numpy as np
+import pytest
+
+from vosgan.cli import main
+from vosgan.data.io import DataError, write_indexed_png
+from vosgan.metrics.davis import boundary_map, disk, f_measure, jaccard, statistics, tolerance
+from vosgan.metrics.evaluate import evaluate_arrays, evaluate_folders, evaluate_sequence
+
+
+def square(size=64, top=10, left=10, side=10):
+    m = np.zeros((size, size), np.uint8)
+    m[top : top + side, left : left + side] = 1
+    return m
+
+
+def test_jaccard_hand_cases():
+    assert jaccard(square(), square(left=12)) == pytest.approx(80 / 120)
+    assert jaccard(np.zeros((8, 8)), np.zeros((8, 8))) == 1.0  # both empty
+    assert jaccard(np.zeros((8, 8)), square(8, 1, 1, 3)) == 0.0
+    assert jaccard(square(), square(left=40)) == 0.0
+
+
+def test_tolerance_is_ceil_of_0008_diagonal():
+    assert tolerance((64, 64)) == 1  # 0.008 * 90.5 = 0.72
+    assert tolerance((480, 854)) == 8  # 0.008 * 979.7 = 7.84
+    assert disk(1).tolist() == [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+
+
+def test_boundary_map_of_a_square():
+    b = boundary_map(square(10, 2, 2, 4))
+    # The right/lower edges of the square and the row/column before its top/left edges.
+    assert b[5, 2:6].all() and b[2:6, 5].all() and b[1, 2:5].all() and b[2:5, 1].all()
+    assert not b[3, 3] and not b[8, 8]
+
+
+def test_f_measure_tolerance_cases():
+    assert f_measure(square(), square()) == 1.0
+    assert f_measure(square(), square(left=11)) == 1.0  # a 1-pixel shift is within 1 pixel
+    assert f_measure(square(), square(left=14)) < 0.7  # 4 pixels is beyond it
+    big = lambda left: square(480, 100, left, 200)[:, :480]
+    assert f_measure(big(100), big(106)) == 1.0  # 6 px within the 8 px tolerance of a 480x480 frame
+    assert f_measure(np.zeros((8, 8)), np.zeros((8, 8))) == 1.0
+    assert f_measure(square(16, 4, 4, 4), np.zeros((16, 16))) == 0.0  # nothing predicted: recall 0
+    assert f_measure(np.zeros((16, 16)), square(16, 4, 4, 4)) == 0.0  # nothing to find: precision 0
+
+
+def test_statistics_mean_recall_decay():
+    m, o, d = statistics(np.array([0.9, 0.6, 0.5, 0.2]))
+    assert m == pytest.approx(0.55) and o == 0.5  # 0.5 is not strictly above 0.5
+    # 8 frames: quartile bins [0:3], [2:5], [4:6], [5:8]; decay = mean(bin 1) - mean(bin 4).
+    m, o, d = statistics(np.array([1, 1, 1, 1, 0, 0, 0, 0], float))
+    assert d == pytest.approx(1.0)
+    _, _, d = statistics(np.array([1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.0]))
+    assert d == pytest.approx((1 + 0.5 + 0.5) / 3 - (0.5 + 0.5 + 0.0) / 3)
+
+
+def test_first_and_last_frames_are_not_scored():
+    gt = np.stack([square()] * 5)
+    pred = gt.copy()
+    pred[0], pred[-1] = 0, 0
+    out = evaluate_sequence(gt, pred, "seq")
+    assert out["seq_1"]["J-Mean"] == 1.0 and out["seq_1"]["F-Mean"] == 1.0
+
+
+def test_objects_come_from_the_first_frame_and_global_averages_objects():
+    gt = np.stack([square()] * 4)
+    gt[2:, 40:50, 40:50] = 2  # object 2 appears after the first frame: not evaluated
+    assert list(evaluate_sequence(gt, np.minimum(gt, 1), "a")) == ["a_1"]
+    with pytest.raises(DataError, match="object id 2"):  # as the official code, ids beyond the objects are refused
+        evaluate_sequence(gt, gt, "a")
+    two = np.stack([square() + 2 * square(left=40)] * 4)
+    swapped = np.stack([2 * square() + square(left=40)] * 4)
+    res = evaluate_arrays({"a": np.stack([square()] * 4), "b": two}, {"a": np.stack([square()] * 4), "b": swapped})
+    assert set(res["per_sequence"]) == {"a_1", "b_1", "b_2"}
+    assert res["global"]["J-Mean"] == pytest.approx(1 / 3)  # objects, not sequences: (1 + 0 + 0) / 3
+    binary = evaluate_arrays({"b": two}, {"b": swapped}, binary=True)
+    assert binary["global"]["J-Mean"] == 1.0 and list(binary["per_sequence"]) == ["b_1"]
+
+
+def test_void_pixels_are_background():
+    gt = np.stack([square()] * 3)
+    gt[:, 0, 0] = 255
+    assert evaluate_sequence(gt, np.stack([square()] * 3), "v")["v_1"]["J-Mean"] == 1.0
+
+
+def test_bad_inputs_name_the_sequence():
+    with pytest.raises(DataError, match="'s1'"):
+        evaluate_sequence(np.zeros((4, 8, 8), np.uint8), np.zeros((4, 9, 8), np.uint8), "s1")
+    with pytest.raises(DataError, match="object id 3"):
+        evaluate_sequence(np.stack([square()] * 3), np.stack([3 * square()] * 3), "s2")
+
+
+def _write(root, name, masks):
+    for t, m in enumerate(masks):
+        write_indexed_png(root / name / f"{t:05d}.png", m)
+
+
+def test_cli_evaluate_folders(tmp_path, capsys):
+    gt = np.stack([square(left=10 + t) for t in range(6)])
+    pred = np.stack([square(left=12 + t) for t in range(6)])
+    _write(tmp_path / "gt", "car", gt)
+    _write(tmp_path / "pred", "car", pred)
+    assert (
+        main(
+            [
+                "evaluate",
+                "--gt",
+                str(tmp_path / "gt"),
+                "--pred",
+                str(tmp_path / "pred"),
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert set(res["global"]) == {"J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"}
+    assert res["global"]["J-Mean"] == pytest.approx(80 / 120)
+    assert res["per_sequence"]["car_1"]["J-Recall"] == 1.0
+    assert "J&F-Mean" in capsys.readouterr().out
+    _write(tmp_path / "short", "car", pred[:4])
+    with pytest.raises(DataError, match="'car'"):
+        evaluate_folders(tmp_path / "gt", tmp_path / "short")

@@ -1,0 +1,218 @@
+"""Segmenting videos, fine-tuning the segmenter, the flow baseline and the paper's experiments."""
+
+import numpy as np
+import pytest
+import torch
+
+from vosgan.baselines import FlowThresholdBaseline
+from vosgan.checkpoint import load_models, save_checkpoint
+from vosgan.cli import main
+from vosgan.config import get_preset
+from vosgan.data.io import DataError, read_mask, write_image
+from vosgan.data.samples import available_samples, read_sample, sample_path
+from vosgan.data.synthetic import make_benchmark, make_clip
+from vosgan.experiments import SegmentationExperiment, run_experiments, table_text
+from vosgan.finetune import finetune, label_weights, train_on_generator, weighted_segmentation_loss
+from vosgan.metrics.evaluate import evaluate_folders
+from vosgan.models import Discriminator, Generator
+from vosgan.segment import segment_frames
+
+
+@pytest.fixture
+def tiny_models():
+    cfg = get_preset("tiny")
+    torch.manual_seed(0)
+    return cfg, Generator(cfg), Discriminator(cfg)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path, tiny_models):
+    cfg, gen, disc = tiny_models
+    state = {"config": cfg.to_dict(), "generator": gen.state_dict(), "discriminator": disc.state_dict()}
+    return save_checkpoint(tmp_path / "tiny.pt", state)
+
+
+def test_segment_frames_any_length_and_size(tiny_models):
+    cfg, _, disc = tiny_models
+    frames = make_clip(0, frames=20, size=64).frames[:, :40, :56]  # 20 frames: one full shot + a padded one
+    out = segment_frames(disc, cfg, frames, batch_size=1, with_flow=True)
+    assert out.probabilities.shape == (20, 40, 56) and out.flow.shape == (20, 40, 56, 2)
+    assert 0 <= out.probabilities.min() and out.probabilities.max() <= 1
+    assert out.masks().dtype == np.uint8 and set(np.unique(out.masks())) <= {0, 1}
+    # Shots are independent: the first shot alone gives the same maps.
+    first = segment_frames(disc, cfg, frames[:16])
+    np.testing.assert_allclose(first.probabilities, out.probabilities[:16], atol=1e-6)
+    with pytest.raises(ValueError, match="RGB"):
+        segment_frames(disc, cfg, frames[..., 0])
+
+
+@pytest.mark.skipif("carphone_pristine.mp4" not in available_samples(), reason="vosgan[samples] not installed")
+def test_cli_segment_a_real_video_and_a_frame_folder(tmp_path, tiny_checkpoint):
+    video = sample_path("carphone_pristine.mp4")
+    assert (
+        main(
+            [
+                "segment",
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--input",
+                str(video),
+                "--out",
+                str(tmp_path / "o"),
+                "--soft",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    masks = sorted((tmp_path / "o" / "carphone_pristine").glob("*.png"))
+    assert len(masks) == 120 and read_mask(masks[0]).shape == (144, 176)
+    assert np.load(tmp_path / "o" / "_soft" / "carphone_pristine.npy").shape == (120, 144, 176)
+    frames = read_sample("carphone_pristine.mp4", max_frames=7)
+    for t, f in enumerate(frames):
+        write_image(tmp_path / "frames" / f"{t:05d}.jpg", f)
+    assert (
+        main(
+            [
+                "segment",
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--input",
+                str(tmp_path / "frames"),
+                "--out",
+                str(tmp_path / "o2"),
+                "--flow",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert len(list((tmp_path / "o2" / "frames").glob("*.png"))) == 7
+    assert np.load(tmp_path / "o2" / "_flow" / "frames.npy").shape == (7, 144, 176, 2)
+
+
+def test_segment_a_davis_root_then_evaluate(tmp_path, tiny_checkpoint):
+    from formats import write_davis
+
+    write_davis(tmp_path / "davis", names=("a", "b"))
+    assert (
+        main(
+            [
+                "segment",
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--input",
+                str(tmp_path / "davis"),
+                "--out",
+                str(tmp_path / "pred"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    res = evaluate_folders(tmp_path / "davis", tmp_path / "pred", binary=True)
+    assert set(res["per_sequence"]) == {"a_1", "b_1"} and 0 <= res["global"]["J-Mean"] <= 1
+
+
+def test_label_weights_keep_the_requested_share():
+    w = label_weights(10, 16, 0.25, seed=0)
+    assert w.shape == (10, 16) and w.sum() == 40
+    assert torch.equal(w, label_weights(10, 16, 0.25, seed=0)) and not torch.equal(
+        w, label_weights(10, 16, 0.25, seed=1)
+    )
+    assert label_weights(2, 2, 0.01).sum() == 1  # at least one frame
+    with pytest.raises(ValueError, match="label fraction"):
+        label_weights(2, 2, 0.0)
+
+
+def test_weighted_loss_ignores_unlabelled_frames():
+    logits = torch.zeros(1, 1, 2, 4, 4)
+    target = torch.zeros(1, 1, 2, 4, 4)
+    target[:, :, 1] = 1  # frame 1 would cost the same at logit 0, so make frame 0 perfect instead
+    logits[:, :, 0] = -20.0
+    only_first = weighted_segmentation_loss(logits, target, torch.tensor([[1.0, 0.0]]))
+    both = weighted_segmentation_loss(logits, target, torch.tensor([[1.0, 1.0]]))
+    assert only_first < 1e-6 and both == pytest.approx(np.log(2) / 2, rel=1e-4)
+
+
+def test_finetune_lowers_the_loss(tiny_models, tiny_dataset):
+    cfg, _, disc = tiny_models
+    losses = finetune(disc, tiny_dataset, iterations=30, batch_size=4, lr=1e-3, progress=False)
+    assert len(losses) == 30 and np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_finetune_refuses_data_without_masks(tiny_models, tiny_dataset):
+    import copy
+
+    _, _, disc = tiny_models
+    unlabelled = copy.copy(tiny_dataset)
+    unlabelled.shots = [copy.copy(s) for s in tiny_dataset.shots]
+    unlabelled.shots[0].masks = None
+    with pytest.raises(DataError, match="ground-truth masks"):
+        finetune(disc, unlabelled, iterations=1, progress=False)
+
+
+def test_train_on_generator_fits_the_generated_masks(tiny_models):
+    cfg, gen, disc = tiny_models
+    losses = train_on_generator(gen, disc, iterations=15, batch_size=2, lr=1e-3, progress=False)
+    assert len(losses) == 15 and losses[-1] < losses[0]
+
+
+def test_flow_baseline_finds_moving_objects():
+    clips = make_benchmark(8, 12, 48, seed=0)
+    base = FlowThresholdBaseline(size=48).fit([(c.frames, c.masks) for c in clips[:6]])
+    assert base.threshold in base.scores and base.scores[base.threshold] == max(base.scores.values())
+    assert base.scores[base.threshold] > 0.1
+    pred = base.predict(clips[6].frames)
+    assert pred.shape == clips[6].masks.shape and pred.dtype == np.uint8
+    with pytest.raises(RuntimeError, match="fit"):
+        FlowThresholdBaseline().predict(clips[0].frames)
+
+
+def test_experiments_produce_the_tables(tiny_models):
+    cfg, gen, disc = tiny_models
+    exp = SegmentationExperiment(videos=10, size=48, iterations=2, batch_size=2, fractions=(0.5, 1.0))
+    res = run_experiments(gen, disc, exp, progress=False)
+    settings = [r["setting"] for r in res["table"]]
+    assert settings == [
+        "synthetic",
+        "adversarial",
+        "synthetic + fine-tuning",
+        "adversarial + fine-tuning",
+        "supervised baseline",
+        "flow magnitude baseline",
+    ]
+    assert [(r["fraction"], r["setting"]) for r in res["curve"]][::2] == [
+        (0.5, "adversarial + fine-tuning"),
+        (1.0, "adversarial + fine-tuning"),
+    ]
+    assert all(0 <= r["J-Mean"] <= 1 and 0 <= r["F-Mean"] <= 1 for r in res["table"] + res["curve"])
+    assert "flow magnitude baseline" in table_text(res["table"])
+
+
+def test_cli_finetune_and_baseline(tmp_path, tiny_checkpoint):
+    for extra in ([], ["--from-scratch", "--label-fraction", "0.5"]):
+        out = tmp_path / f"ft{len(extra)}.pt"
+        args = [
+            "finetune",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--videos",
+            "12",
+            "--iterations",
+            "2",
+            "--batch-size",
+            "2",
+        ]
+        assert main([*args, "--out", str(out), "--no-progress", *extra]) == 0
+        cfg, _, disc = load_models(out)
+        assert cfg.name == "tiny"
+
+
+def test_export_half_loads_back(tmp_path, tiny_checkpoint):
+    assert main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "half.pt"), "--half"]) == 0
+    cfg, gen, _ = load_models(tmp_path / "half.pt")
+    _, ref, _ = load_models(tiny_checkpoint)
+    for a, b in zip(gen.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+    assert (tmp_path / "half.pt").stat().st_size < 0.6 * tiny_checkpoint.stat().st_size

@@ -1,0 +1,189 @@
+"""The trainer: determinism, exact resume, atomic checkpoints, the NaN guard, the CLI and DDP."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from vosgan.callbacks import Callback, Checkpointer
+from vosgan.checkpoint import CheckpointError, load_checkpoint, load_models, save_checkpoint
+from vosgan.cli import main
+from vosgan.config import get_preset
+from vosgan.distributed import DistInfo
+from vosgan.train import Trainer, TrainingDiverged
+
+CPU = DistInfo(0, 1, 0, torch.device("cpu"))
+
+
+def make_trainer(dataset, cfg=None, **kw):
+    return Trainer(cfg or get_preset("tiny"), dataset, CPU, seed=0, **kw)
+
+
+def params(trainer):
+    return torch.cat([p.detach().flatten() for p in [*trainer.G.parameters(), *trainer.D.parameters()]])
+
+
+def test_steps_update_both_networks_and_log_every_term(tiny_dataset):
+    trainer = make_trainer(tiny_dataset)
+    before = params(trainer).clone()
+    metrics = trainer.fit(2, progress=False)
+    assert trainer.step == 2 and len(metrics) == 2
+    assert not torch.equal(before, params(trainer))
+    m = metrics[-1]
+    for key in (
+        "d_loss",
+        "d_adversarial",
+        "d_segmentation",
+        "d_flow_fake",
+        "d_flow_real",
+        "g_loss",
+        "alpha",
+        "clips_per_s",
+    ):
+        assert key in m and m[key] == m[key]  # present and not NaN
+    assert m["d_segmentation"] > 0 and m["d_flow_real"] > 0
+
+
+def test_same_seed_same_run(tiny_dataset):
+    a = make_trainer(tiny_dataset).fit(3, progress=False)
+    b = make_trainer(tiny_dataset).fit(3, progress=False)
+    assert [x["d_loss"] for x in a] == [x["d_loss"] for x in b]
+    assert [x["g_loss"] for x in a] == [x["g_loss"] for x in b]
+
+
+def test_resume_equals_uninterrupted(tiny_dataset, tmp_path):
+    # 7 steps cross an epoch boundary (24-clip train split, batch 4 -> 4 steps per epoch).
+    straight = make_trainer(tiny_dataset)
+    full = straight.fit(7, progress=False)
+    first = make_trainer(tiny_dataset)
+    first.fit(3, [Checkpointer(tmp_path / "ckpt.pt", every=0)], progress=False)
+    resumed = make_trainer(tiny_dataset)
+    resumed.load_state_dict(load_checkpoint(tmp_path / "ckpt.pt"))
+    assert resumed.step == 3
+    rest = resumed.fit(7, progress=False)
+    assert [x["d_loss"] for x in rest] == [x["d_loss"] for x in full[3:]]
+    assert [x["g_loss"] for x in rest] == [x["g_loss"] for x in full[3:]]
+    assert torch.equal(params(resumed), params(straight))
+
+
+def test_checkpoint_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(path, {"config": {}, "generator": {"w": torch.ones(2)}})
+
+    def broken_save(obj, f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, {"config": {}, "generator": {"w": torch.zeros(2)}})
+    monkeypatch.undo()
+    assert torch.equal(load_checkpoint(path)["generator"]["w"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
+
+
+def test_checkpoint_from_another_preset_is_refused(tiny_dataset, tmp_path):
+    trainer = make_trainer(tiny_dataset)
+    save_checkpoint(tmp_path / "c.pt", trainer.state_dict())
+    other = get_preset("tiny").with_overrides(generator={"ngf": 8})
+    with pytest.raises(CheckpointError, match="does not fit"):
+        make_trainer(tiny_dataset, cfg=other).load_state_dict(load_checkpoint(tmp_path / "c.pt"))
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_checkpoint(tmp_path / "junk.pt")
+    cfg, gen, disc = load_models(tmp_path / "c.pt")
+    assert cfg == get_preset("tiny") and not gen.training
+
+
+def _poison(trainer, calls):
+    """Make the discriminator's logit NaN for the first ``calls`` discriminator steps."""
+    forward = trainer.discriminator.forward
+    state = {"left": calls}
+
+    def poisoned(video):
+        out = forward(video)
+        if state["left"] > 0 and torch.is_grad_enabled() and trainer.D.training and video.requires_grad is False:
+            state["left"] -= 1
+            out.logit = out.logit * float("nan")
+        return out
+
+    trainer.discriminator.forward = poisoned
+
+
+def test_nan_steps_are_skipped_and_counted(tiny_dataset):
+    trainer = make_trainer(tiny_dataset)
+    _poison(trainer, calls=2)  # the real pass of step 1 and its fake pass: one D update skipped
+    d_before = [p.detach().clone() for p in trainer.D.parameters()]
+    metrics = trainer.fit(1, progress=False)[0]
+    assert metrics["d_ok"] is False and metrics["skipped_steps"] == 1
+    assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
+    assert metrics["g_ok"] is True and trainer.bad_steps == 1
+    trainer.fit(2, progress=False)
+    assert trainer.bad_steps == 0 and trainer.skipped_steps == 1  # a clean step ends the streak
+
+
+def test_persistent_nans_stop_the_run_with_a_clear_error(tiny_dataset):
+    trainer = make_trainer(tiny_dataset, max_bad_steps=3)
+    _poison(trainer, calls=10**6)
+    with pytest.raises(TrainingDiverged, match="consecutive steps"):
+        trainer.fit(10, progress=False)
+
+
+def test_sigterm_stops_after_the_step_and_saves(tiny_dataset, tmp_path):
+    class Terminate(Callback):
+        def on_step(self, trainer, metrics):
+            if trainer.step == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    trainer = make_trainer(tiny_dataset)
+    trainer.fit(50, [Terminate(), Checkpointer(tmp_path / "c.pt", every=0)], progress=False)
+    assert trainer.step == 2
+    assert load_checkpoint(tmp_path / "c.pt")["step"] == 2
+
+
+def test_cli_train_tiny_and_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--preset", "tiny", "--videos", "30", "--iterations", "3", "--out", str(out), "--no-progress"]
+    assert main([*args, "--sample-every", "3"]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert (out / "samples" / "samples_0000003.png").stat().st_size > 1000
+    assert main(args) == 2 and "--resume" in capsys.readouterr().err  # never overwrites silently
+    args[args.index("3")] = "5"
+    assert main([*args, "--resume"]) == 0
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 5
+    assert (
+        main(["train", "--preset", "small", "--videos", "30", "--iterations", "1", "--out", str(out), "--resume"]) == 2
+    )
+    assert "does not fit" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    shutil.which("torchrun") is None and not Path(sys.executable).with_name("torchrun").exists(),
+    reason="torchrun missing",
+)
+def test_ddp_two_cpu_processes_keep_identical_replicas(tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    report = tmp_path / "ddp.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        str(torchrun),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        str(Path(__file__).with_name("ddp_worker.py")),
+        str(report),
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(report.read_text())
+    assert data["steps"] == 3 and len(data["sums"]) == 2
+    assert data["sums"][0] == data["sums"][1]  # identical replicas after 3 synchronised steps
+    assert all(x == x for x in data["losses"])

@@ -1,0 +1,124 @@
+"""Training the segmentation network (the discriminator's shared encoder + motion stream) on masks.
+
+One routine serves the paper's fine-tuned settings and the supervised baseline (Sect. 4.4):
+``finetune`` trains on ground-truth masks, keeping only ``label_fraction`` of the annotated
+frames; ``train_on_generator`` is the "synthetic" setting, trained from scratch on the masks a
+trained generator produces for its own videos.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from vosgan.data.datasets import ClipDataset, make_loader
+from vosgan.data.io import DataError
+from vosgan.device import autocast
+from vosgan.latent import sample_latents
+from vosgan.models import Discriminator, Generator
+
+
+def segmentation_parameters(discriminator: Discriminator) -> list[torch.nn.Parameter]:
+    """The segmenter's parameters: shared encoder and motion stream (not the real/fake head)."""
+    return [*discriminator.shared.parameters(), *discriminator.motion.parameters()]
+
+
+def label_weights(shots: int, frames: int, fraction: float, seed: int = 0) -> torch.Tensor:
+    """(shots, frames) of 0/1: a seeded choice of ``fraction`` of all annotated frames (at least one)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"label fraction must be in (0, 1], got {fraction}")
+    total = shots * frames
+    keep = max(1, round(fraction * total))
+    chosen = np.random.default_rng(seed).permutation(total)[:keep]
+    weights = np.zeros(total, np.float32)
+    weights[chosen] = 1
+    return torch.from_numpy(weights.reshape(shots, frames))
+
+
+def weighted_segmentation_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Pixel-wise NLL (binary cross-entropy) over annotated frames only; ``weight`` is (B, T)."""
+    per_pixel = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")  # (B, 1, T, H, W)
+    per_frame = per_pixel.mean(dim=(1, 3, 4))  # (B, T)
+    return (per_frame * weight).sum() / weight.sum().clamp_min(1)
+
+
+def _step(discriminator, optimizer, video, target, weight, device) -> float:
+    with autocast(device):
+        logits = discriminator.motion(discriminator.shared(video))[:, :1]
+    loss = weighted_segmentation_loss(logits, target, weight)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def finetune(
+    discriminator: Discriminator,
+    dataset: ClipDataset,
+    iterations: int,
+    batch_size: int = 8,
+    lr: float = 2e-4,
+    label_fraction: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
+    """Train the segmenter in place on the dataset's ground-truth masks; returns the losses."""
+    if not all(s.masks is not None for s in dataset.shots):
+        raise DataError("fine-tuning needs ground-truth masks for every shot; this dataset has shots without them")
+    device = next(discriminator.parameters()).device
+    torch.manual_seed(seed)
+    weights = label_weights(len(dataset), dataset.shots[0].frames.shape[0], label_fraction, seed)
+    optimizer = torch.optim.Adam(segmentation_parameters(discriminator), lr=lr, betas=(0.5, 0.999))
+    discriminator.train()
+    batch_size = min(batch_size, len(dataset))
+    steps_per_epoch = len(dataset) // batch_size
+    losses = []
+    bar = tqdm(total=iterations, desc=f"fine-tuning ({label_fraction:.0%} labels)", disable=not progress, leave=False)
+    while len(losses) < iterations:
+        epoch = len(losses) // steps_per_epoch
+        for batch in make_loader(dataset, batch_size, seed=seed, epoch=epoch):
+            video = batch["video"].to(device)
+            losses.append(
+                _step(
+                    discriminator,
+                    optimizer,
+                    video,
+                    batch["mask"].to(device),
+                    weights[batch["index"]].to(device),
+                    device,
+                )
+            )
+            bar.update(1)
+            if len(losses) >= iterations:
+                break
+    bar.close()
+    return losses
+
+
+def train_on_generator(
+    generator: Generator,
+    discriminator: Discriminator,
+    iterations: int,
+    batch_size: int = 8,
+    lr: float = 2e-4,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
+    """The "synthetic" setting: train the segmenter on (G(z), m(z) > 0.5) pairs, no real data."""
+    device = next(discriminator.parameters()).device
+    cfg = generator.cfg
+    rng = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.Adam(segmentation_parameters(discriminator), lr=lr, betas=(0.5, 0.999))
+    generator.eval()
+    discriminator.train()
+    losses = []
+    for _ in tqdm(range(iterations), desc="training on generated masks", disable=not progress, leave=False):
+        with torch.no_grad(), autocast(device):
+            fake = generator(*sample_latents(cfg, batch_size, rng, device))
+        target = (fake.mask.float() > 0.5).float()
+        weight = torch.ones(batch_size, cfg.frames, device=device)
+        losses.append(_step(discriminator, optimizer, fake.video.float(), target, weight, device))
+    return losses

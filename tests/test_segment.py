@@ -11,7 +11,7 @@ from vosgan.config import get_preset
 from vosgan.data.io import DataError, read_mask, write_image
 from vosgan.data.samples import available_samples, read_sample, sample_path
 from vosgan.data.synthetic import make_benchmark, make_clip
-from vosgan.experiments import SegmentationExperiment, run_experiments, table_text
+from vosgan.experiments import SegmentationExperiment, overlay_maps, run_experiments, table_text
 from vosgan.finetune import finetune, label_weights, train_on_generator, weighted_segmentation_loss
 from vosgan.metrics.evaluate import evaluate_folders
 from vosgan.models import Discriminator, Generator
@@ -172,7 +172,8 @@ def test_flow_baseline_finds_moving_objects():
 def test_experiments_produce_the_tables(tiny_models):
     cfg, gen, disc = tiny_models
     exp = SegmentationExperiment(videos=10, size=48, iterations=2, batch_size=2, fractions=(0.5, 1.0))
-    res = run_experiments(gen, disc, exp, progress=False)
+    result = run_experiments(gen, disc, exp, progress=False)
+    res = result.summary
     settings = [r["setting"] for r in res["table"]]
     assert settings == [
         "synthetic",
@@ -188,6 +189,8 @@ def test_experiments_produce_the_tables(tiny_models):
     ]
     assert all(0 <= r["J-Mean"] <= 1 and 0 <= r["F-Mean"] <= 1 for r in res["table"] + res["curve"])
     assert "flow magnitude baseline" in table_text(res["table"])
+    maps = overlay_maps(result, 0)
+    assert list(maps)[0] == "ground truth" and all(m.shape == result.test[0].masks.shape for m in maps.values())
 
 
 def test_cli_finetune_and_baseline(tmp_path, tiny_checkpoint):

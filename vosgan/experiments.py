@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -66,13 +67,23 @@ def _fresh(cfg: VOSGANConfig, seed: int, device) -> Discriminator:
     return Discriminator(cfg).to(device)
 
 
+@dataclass
+class ExperimentResult:
+    """``summary`` is JSON-ready (tables, curve, settings); the rest is for figures."""
+
+    summary: dict
+    segmenters: dict[str, Discriminator]  # the trained segmenter of each table setting
+    flow_baseline: FlowThresholdBaseline
+    test: list[SyntheticClip]
+
+
 def run_experiments(
     generator: Generator,
     discriminator: Discriminator,
     exp: SegmentationExperiment = SegmentationExperiment(),
     progress: bool = True,
-) -> dict:
-    """Everything of Tables 6-7 and Fig. 7 for one trained GAN; returns a JSON-ready dict."""
+) -> ExperimentResult:
+    """Everything of Tables 6-7 and Fig. 7 for one trained GAN."""
     cfg = generator.cfg
     device = next(discriminator.parameters()).device
     data = benchmark(exp, cfg)
@@ -123,7 +134,7 @@ def run_experiments(
         for method, res in results.items():
             curve.append(_row(method, res, fraction=fraction))
     steps.close()
-    return {
+    summary = {
         "experiment": asdict(exp),
         "preset": cfg.name,
         "test_videos": len(data["test"]),
@@ -131,6 +142,24 @@ def run_experiments(
         "curve": curve,
         "flow_threshold_scores": flow.scores,
     }
+    segmenters = {
+        "synthetic + fine-tuning": synthetic,
+        "adversarial": discriminator,
+        "adversarial + fine-tuning": adv_ft,
+        "supervised baseline": supervised,
+    }
+    return ExperimentResult(summary, segmenters, flow, data["test"])
+
+
+def overlay_maps(result: ExperimentResult, index: int = 0) -> dict[str, np.ndarray]:
+    """Fig. 6 material for one test video: ground truth and each segmenter's mask, ids (T, H, W)."""
+    clip = result.test[index]
+    cfg = next(iter(result.segmenters.values())).cfg
+    maps = {"ground truth": (clip.masks > 0).astype(np.uint8)}
+    for name in ("adversarial", "adversarial + fine-tuning", "supervised baseline"):
+        maps[name] = segment_frames(result.segmenters[name], cfg, clip.frames).masks()
+    maps["flow magnitude baseline"] = result.flow_baseline.predict(clip.frames)
+    return maps
 
 
 def table_text(rows: list[dict]) -> str:

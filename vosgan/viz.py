@@ -65,16 +65,25 @@ def flow_frames(flow: torch.Tensor | np.ndarray, max_magnitude: float | None = N
     return flow_to_color(rearrange(flow, "c t h w -> t h w c").numpy(), max_magnitude)
 
 
+STREAMS = ("video", "background", "foreground", "mask")
+
+
+def stream_frames(gen, index: int, stream: str) -> np.ndarray:
+    """One sample's generator stream as RGB uint8 (T, H, W, 3); the background repeats over time."""
+    if stream == "mask":
+        return mask_frames(gen.mask[index])
+    if stream == "background":
+        still = to_uint8(rearrange(gen.background[index], "c h w -> c 1 h w"))
+        return repeat(still, "1 h w c -> t h w c", t=gen.video.shape[2])
+    if stream in ("video", "foreground"):
+        return to_uint8(getattr(gen, stream)[index])
+    raise ValueError(f"unknown stream {stream!r}; choose one of {STREAMS}")
+
+
 def stream_rows(gen, disc=None, index: int = 0, flow_max_fraction: float = 0.125) -> dict[str, np.ndarray]:
     """One sample's streams as named clips (T, H, W, 3): composite, background, foreground, mask,
     and, given the discriminator's output, its segmentation and flow."""
-    t = gen.video.shape[2]
-    rows = {
-        "video": to_uint8(gen.video[index]),
-        "background": repeat(to_uint8(rearrange(gen.background[index], "c h w -> c 1 h w")), "1 h w c -> t h w c", t=t),
-        "foreground": to_uint8(gen.foreground[index]),
-        "mask": mask_frames(gen.mask[index]),
-    }
+    rows = {name: stream_frames(gen, index, name) for name in STREAMS}
     if disc is not None:
         rows["D segmentation"] = mask_frames(torch.sigmoid(disc.segmentation[index].float()))
         limit = flow_max_fraction * gen.video.shape[-1]
@@ -82,18 +91,14 @@ def stream_rows(gen, disc=None, index: int = 0, flow_max_fraction: float = 0.125
     return rows
 
 
-def streams_figure(gen, disc=None, count: int | None = None, frames: int = 8, title: str | None = None):
-    """A figure with, for each of ``count`` samples, one row per stream (frames left to right)."""
-    count = count or gen.video.shape[0]
-    blocks = [stream_rows(gen, disc, i) for i in range(count)]
-    names = list(blocks[0])
-    image = grid([b[n] for b in blocks for n in names], frames)
-    height = image.shape[0] / image.shape[1] * 10
-    fig, ax = plt.subplots(figsize=(10, max(2.0, height)))
+def rows_figure(rows: dict[str, np.ndarray], count: int | None = 8, title: str | None = None, width: float = 10):
+    """Named clips (each (T, H, W, 3)) as labelled rows of frames, left to right in time."""
+    image = grid(list(rows.values()), count)
+    fig, ax = plt.subplots(figsize=(width, max(1.2, width * image.shape[0] / image.shape[1]) + 0.4))
     ax.imshow(image)
-    row_h = image.shape[0] / len(names) / count
-    ax.set_yticks([row_h * (i + 0.5) for i in range(len(names) * count)])
-    ax.set_yticklabels([n for _ in range(count) for n in names], fontsize=7)
+    row_h = image.shape[0] / len(rows)
+    ax.set_yticks([row_h * (i + 0.5) for i in range(len(rows))])
+    ax.set_yticklabels(list(rows), fontsize=8)
     ax.set_xticks([])
     if title:
         ax.set_title(title)
@@ -101,12 +106,22 @@ def streams_figure(gen, disc=None, count: int | None = None, frames: int = 8, ti
     return fig
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Save and close a figure, creating the folder."""
+def streams_figure(gen, disc=None, count: int | None = None, frames: int = 8, title: str | None = None):
+    """For each of ``count`` samples, one row per stream (and D's maps when ``disc`` is given)."""
+    rows = {}
+    for i in range(count or gen.video.shape[0]):
+        for name, clip in stream_rows(gen, disc, i).items():
+            rows[f"{name} #{i}"] = clip
+    return rows_figure(rows, frames, title)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120, close: bool = True) -> Path:
+    """Save a figure, creating the folder; ``close=False`` keeps it open so a notebook still shows it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    if close:
+        plt.close(fig)
     return path
 
 
@@ -153,3 +168,8 @@ def save_gif(clips: list[np.ndarray], path: str | os.PathLike, fps: int = 8) -> 
     images = [Image.fromarray(f) for f in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return path
+
+
+def overlay_figure(frames: np.ndarray, maps: dict[str, np.ndarray], count: int = 6, title: str | None = None):
+    """Fig. 6 style: one row per map (ground truth, each method), each frame tinted where the map is on."""
+    return rows_figure({name: overlay(frames, m > 0) for name, m in maps.items()}, count, title)

@@ -26,10 +26,10 @@ def cut_shots(frames: np.ndarray, length: int) -> tuple[list[np.ndarray], int]:
     return shots, n - length * (len(shots) - 1)
 
 
-def resize_frames(frames: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
-    """Resize (T, H, W[, C]) to (T, size, size[, C]); area filter for images, nearest for id maps."""
+def resize_frames(frames: np.ndarray, size: int, nearest: bool = False, width: int | None = None) -> np.ndarray:
+    """Resize (T, H, W[, C]) to (T, size, width or size[, C]); area filter for images, nearest for id maps."""
     interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
-    return np.stack([cv2.resize(f, (size, size), interpolation=interpolation) for f in frames])
+    return np.stack([cv2.resize(f, (width or size, size), interpolation=interpolation) for f in frames])
 
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:

@@ -162,3 +162,15 @@ def compare_with_paper(rows: list[LayerRow], network: str) -> list[dict]:
             }
         )
     return out
+
+
+def comparison_text(rows: list[dict]) -> str:
+    """``compare_with_paper`` rows as an aligned text table."""
+    fmt = lambda shape: "x".join(map(str, shape)) if shape else "-"
+    lines = [f"{'paper row':<30} {'ours (C,T,H,W)':<16} {'paper (C,H,W,T)':<16} {'params':>10}  match  layer"]
+    for r in rows:
+        lines.append(
+            f"{r['row']:<30} {fmt(r['ours (C,T,H,W)']):<16} {fmt(r['paper (C,H,W,T)']):<16} "
+            f"{r['params']:>10,}  {'yes' if r['match'] else 'NO':<5}  {r['layer']}"
+        )
+    return "\n".join(lines)

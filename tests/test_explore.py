@@ -1,0 +1,120 @@
+"""Latent exploration functions and the widget, driven programmatically."""
+
+import numpy as np
+import pytest
+import torch
+
+from vosgan.config import get_preset
+from vosgan.explore import (
+    LatentPoint,
+    discriminator_view,
+    latent_step,
+    motion_interpolation,
+    move_endpoint,
+    scene_interpolation,
+    trajectory_contrast,
+)
+from vosgan.latent import trajectory
+from vosgan.models import Discriminator, Generator
+from vosgan.widgets import LatentExplorer
+
+
+@pytest.fixture(scope="module")
+def generator():
+    """A tiny generator whose batch-norm statistics are estimated (untrained running statistics flatten outputs)."""
+    cfg = get_preset("tiny")
+    torch.manual_seed(0)
+    gen = Generator(cfg)
+    for m in gen.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _ in range(4):
+            gen(
+                torch.randn(8, cfg.latent.dim, generator=g),
+                trajectory(*torch.randn(2, 8, cfg.latent.dim, generator=g), cfg.frames, "slerp"),
+            )
+    return gen.eval()
+
+
+def points(dim):
+    return LatentPoint.from_seed(dim, 0), LatentPoint.from_seed(dim, 1)
+
+
+def test_latent_point_is_fixed_by_seed():
+    a, b = LatentPoint.from_seed(16, 5), LatentPoint.from_seed(16, 5)
+    assert torch.equal(a.z_c, b.z_c) and torch.equal(a.end, b.end) and not torch.equal(a.start, a.end)
+
+
+def test_scene_interpolation_changes_the_background(generator):
+    a, b = points(generator.cfg.latent.dim)
+    out = scene_interpolation(generator, a, b, steps=4)
+    assert out.video.shape[0] == 4
+    assert (out.background[0] - out.background[-1]).abs().mean() > 1e-3
+    alone = scene_interpolation(generator, a, a, steps=1)
+    torch.testing.assert_close(out.background[0], alone.background[0])
+
+
+def test_motion_interpolation_keeps_the_scene(generator):
+    a, b = points(generator.cfg.latent.dim)
+    out = motion_interpolation(generator, a, b, steps=4)
+    torch.testing.assert_close(out.background[0], out.background[-1])
+    assert (out.mask[0] - out.mask[-1]).abs().max() > 1e-3
+    moved = move_endpoint(generator, a, b.end, "end", steps=3)
+    torch.testing.assert_close(moved.video[0], out.video[0])  # step 0 is a's own trajectory
+    with pytest.raises(ValueError, match="start"):
+        move_endpoint(generator, a, b.end, "middle")
+
+
+def test_trajectory_contrast(generator):
+    a, _ = points(generator.cfg.latent.dim)
+    outs = trajectory_contrast(generator, a)
+    assert set(outs) == {"slerp", "lerp", "random"}
+    assert not torch.allclose(outs["slerp"].video, outs["random"].video)
+    frames, dim = generator.cfg.frames, generator.cfg.latent.dim
+    smooth = latent_step(trajectory(a.start[None], a.end[None], frames, "slerp"))
+    rough = latent_step(torch.randn(1, frames, dim, generator=torch.Generator().manual_seed(0)))
+    assert smooth < rough / 3
+
+
+def test_discriminator_view(generator):
+    cfg = generator.cfg
+    view = discriminator_view(generator, Discriminator(cfg), LatentPoint.from_seed(cfg.latent.dim, 0))
+    assert list(view) == ["video", "generator mask m(z)", "D segmentation", "Farneback flow OF(G(z))", "D flow"]
+    assert all(v.shape == (cfg.frames, cfg.size, cfg.size, 3) and v.dtype == np.uint8 for v in view.values())
+
+
+def test_explorer_sliders_drive_the_image(generator):
+    ex = LatentExplorer(generator)
+    size = generator.cfg.size
+    first = ex.frame_image()
+    assert first.shape == (size, 4 * size, 3) and ex.renders == 1 and ex.image.value[:4] == b"\x89PNG"
+    background = lambda img: img[:, size : 2 * size]
+    mask = lambda img: img[:, 3 * size :]
+
+    ex.motion.value = 1.0  # same scene, other motion: background unchanged, mask changed
+    moved = ex.frame_image()
+    assert np.array_equal(background(moved), background(first)) and not np.array_equal(mask(moved), mask(first))
+
+    ex.scene.value = 1.0  # other scene
+    assert not np.array_equal(background(ex.frame_image()), background(moved))
+
+    renders = ex.renders
+    ex.frame.value = 5  # scrubbing frames is served from the cache
+    assert ex.renders == renders and not np.array_equal(ex.frame_image(), first)
+    ex.scene.value = 0.0
+    ex.motion.value = 0.0
+    assert ex.renders == renders  # back to a cached state
+    ex.frame.value = 0
+    assert np.array_equal(ex.frame_image(), first)
+
+    ex.streams.value = ("video", "mask")
+    assert ex.frame_image().shape == (size, 2 * size, 3)
+    ex.mode.value = "random"
+    assert ex.renders == renders + 1 and ex.last_latency_ms > 0
+    ex.seeds[0].value = 7
+    assert ex.renders == renders + 2
+    fig = ex.figure(frames=4)
+    assert fig.axes

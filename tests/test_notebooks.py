@@ -1,0 +1,135 @@
+"""Every notebook runs headless through papermill with smoke-sized parameters, then nbval re-runs
+the executed copy and checks the cells marked ``# NBVAL_CHECK_OUTPUT`` (--nbval-lax)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill as pm
+import pytest
+import torch
+
+from vosgan.callbacks import Checkpointer
+from vosgan.config import get_preset
+from vosgan.data.datasets import ClipDataset
+from vosgan.data.synthetic import make_benchmark
+from vosgan.distributed import DistInfo
+from vosgan.models.summary import PAPER_TABLES
+from vosgan.train import Trainer
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("notebooks")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(workdir):
+    """A tiny model trained for a few steps."""
+    cfg = get_preset("tiny")
+    data = ClipDataset.from_synthetic(make_benchmark(12, cfg.frames, cfg.size, seed=0), cfg.size, progress=False)
+    trainer = Trainer(cfg, data, DistInfo(0, 1, 0, torch.device("cpu")), seed=0)
+    trainer.fit(3, [Checkpointer(workdir / "tiny.pt", every=0)], progress=False)
+    return workdir / "tiny.pt"
+
+
+def execute(name: str, workdir: Path, **parameters) -> dict:
+    """papermill, then nbval on the executed copy; returns the executed notebook as JSON."""
+    out = workdir / name
+    env_threads = {"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    os.environ.update(env_threads)
+    pm.execute_notebook(
+        NOTEBOOKS / name,
+        out,
+        parameters={"figures_dir": str(workdir / "figures"), **parameters},
+        cwd=str(NOTEBOOKS),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-lax",
+            "--nbval-sanitize-with",
+            str(SANITIZE),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env={**os.environ, **env_threads},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert " passed" in result.stdout
+    return json.loads(out.read_text())
+
+
+def outputs(nb: dict) -> str:
+    """All text outputs of an executed notebook."""
+    texts = []
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            texts.append("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+def test_00_data(workdir):
+    nb = execute("00_data.ipynb", workdir, videos=2, frames=8, size=32)
+    assert "(8, 32, 32, 3) uint8 (8, 32, 32)" in outputs(nb)
+    assert (workdir / "figures" / "data_synthetic.png").stat().st_size > 5000
+
+
+def test_01_architecture_matches_the_paper(workdir):
+    text = outputs(execute("01_architecture.ipynb", workdir, preset="paper"))
+    rows = len(PAPER_TABLES["generator"]) + len(PAPER_TABLES["discriminator"])
+    assert rows == 44 and text.count(" yes ") == rows and " NO " not in text  # every row of Tables 1 and 2
+    assert "generator:       19.47 M parameters" in text
+
+
+def test_02_latent_trajectories(workdir, checkpoint):
+    text = outputs(
+        execute("02_latent_trajectories.ipynb", workdir, checkpoint=str(checkpoint), steps=3, frames_shown=4)
+    )
+    assert "background identical across steps: True" in text
+    assert "latent step, random" in text
+    assert (workdir / "figures" / "sample.gif").exists()
+
+
+def test_03_training_resumes(workdir):
+    params = dict(preset="tiny", videos=20, iterations=3, out=str(workdir / "run"))
+    text = outputs(execute("03_training.ipynb", workdir, **params))
+    assert "step 3 of 3" in text
+    assert len((workdir / "run" / "metrics.jsonl").read_text().splitlines()) == 3  # nbval's re-run resumed, added none
+
+
+def test_04_segmentation(workdir, checkpoint):
+    params = dict(
+        checkpoint=str(checkpoint),
+        videos=10,
+        size=32,
+        iterations=2,
+        batch_size=2,
+        fractions=[0.5, 1.0],
+        results_json=str(workdir / "seg.json"),
+    )
+    text = outputs(execute("04_segmentation_evaluation.ipynb", workdir, **params))
+    assert "adversarial + fine-tuning" in text and "flow magnitude baseline" in text
+    summary = json.loads((workdir / "seg.json").read_text())
+    assert len(summary["table"]) == 6 and len(summary["curve"]) == 4
+
+
+def test_05_figures(workdir):
+    text = outputs(execute("05_figures.ipynb", workdir))
+    index = (workdir / "figures" / "README.md").read_text()
+    assert "figures indexed" in text and "segmentation_overlays.png" in index and "training_curves.png" in index

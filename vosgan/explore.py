@@ -1,0 +1,135 @@
+"""Exploring the two latent spaces of a trained generator: scene ``z_c`` and motion trajectory ``z_m``.
+
+Every function returns tensors (a ``GeneratorOutput`` whose batch axis walks the interpolation)
+and leaves rendering to ``vosgan.viz``; the widgets and notebooks call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from einops import repeat
+
+from vosgan.data.clips import to_uint8
+from vosgan.data.flow import batch_flow
+from vosgan.latent import slerp, trajectory
+from vosgan.models import Discriminator, Generator, GeneratorOutput
+
+
+@dataclass(frozen=True)
+class LatentPoint:
+    """One scene vector and the two endpoints of one motion trajectory, each (d,)."""
+
+    z_c: torch.Tensor
+    start: torch.Tensor
+    end: torch.Tensor
+
+    @classmethod
+    def from_seed(cls, dim: int, seed: int) -> LatentPoint:
+        """The latents a seed stands for, independent of device and batch."""
+        g = torch.Generator().manual_seed(seed)
+        return cls(*torch.randn(3, dim, generator=g))
+
+
+@torch.no_grad()
+def render(generator: Generator, z_c: torch.Tensor, z_m: torch.Tensor) -> GeneratorOutput:
+    """Generator outputs for ``z_c`` (B, d) and ``z_m`` (B, T, d), in eval mode, on the CPU."""
+    generator.eval()
+    device = next(generator.parameters()).device
+    out = generator(z_c.to(device), z_m.to(device))
+    return GeneratorOutput(*(t.float().cpu() for t in (out.video, out.foreground, out.background, out.mask)))
+
+
+def _positions(steps: int) -> torch.Tensor:
+    return torch.linspace(0.0, 1.0, steps)
+
+
+def scene_interpolation(generator: Generator, a: LatentPoint, b: LatentPoint, steps: int = 5, mode: str = "slerp"):
+    """SLERP from scene ``a.z_c`` to ``b.z_c`` with ``a``'s motion fixed: batch = steps."""
+    frames = generator.cfg.frames
+    z_c = slerp(a.z_c[None], b.z_c[None], _positions(steps))[0]
+    z_m = repeat(trajectory(a.start[None], a.end[None], frames, mode)[0], "t d -> s t d", s=steps)
+    return render(generator, z_c, z_m)
+
+
+def motion_interpolation(generator: Generator, a: LatentPoint, b: LatentPoint, steps: int = 5, mode: str = "slerp"):
+    """From ``a``'s trajectory to ``b``'s (both endpoints move by SLERP) with ``a``'s scene fixed."""
+    frames = generator.cfg.frames
+    s = _positions(steps)
+    starts = slerp(a.start[None], b.start[None], s)[0]
+    ends = slerp(a.end[None], b.end[None], s)[0]
+    z_m = trajectory(starts, ends, frames, mode)
+    return render(generator, repeat(a.z_c, "d -> s d", s=steps), z_m)
+
+
+def move_endpoint(generator: Generator, a: LatentPoint, target: torch.Tensor, which: str = "end", steps: int = 5):
+    """Slide one endpoint of ``a``'s trajectory towards ``target`` (d,), scene and other endpoint fixed."""
+    if which not in ("start", "end"):
+        raise ValueError(f"which must be 'start' or 'end', got {which!r}")
+    moving = a.end if which == "end" else a.start
+    path = slerp(moving[None], target[None], _positions(steps))[0]
+    fixed = repeat(a.start if which == "end" else a.end, "d -> s d", s=steps)
+    starts, ends = (fixed, path) if which == "end" else (path, fixed)
+    z_m = trajectory(starts, ends, generator.cfg.frames, "slerp")
+    return render(generator, repeat(a.z_c, "d -> s d", s=steps), z_m)
+
+
+def trajectory_contrast(generator: Generator, a: LatentPoint, seed: int = 0) -> dict[str, GeneratorOutput]:
+    """The same endpoints through SLERP, LERP, and independent random points (the Table 4 baseline)."""
+    return {
+        mode: render(generator, a.z_c[None], z_m)
+        for mode, z_m in contrast_trajectories(a, generator.cfg.frames, seed).items()
+    }
+
+
+def contrast_trajectories(point: LatentPoint, frames: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """``z_m`` (1, T, d) through SLERP, LERP and independent random points, all with the same endpoints."""
+    random = torch.randn(1, frames, point.z_c.shape[-1], generator=torch.Generator().manual_seed(seed))
+    random[:, 0], random[:, -1] = point.start, point.end
+    return {
+        "slerp": trajectory(point.start[None], point.end[None], frames, "slerp"),
+        "lerp": trajectory(point.start[None], point.end[None], frames, "lerp"),
+        "random": random,
+    }
+
+
+def contrast_steps(point: LatentPoint, frames: int, seed: int = 0) -> dict[str, float]:
+    """Mean latent step of each of the three contrast trajectories."""
+    return {mode: latent_step(z_m) for mode, z_m in contrast_trajectories(point, frames, seed).items()}
+
+
+def temporal_change(video: torch.Tensor) -> float:
+    """Mean absolute change between consecutive frames of (B, C, T, H, W) in [-1, 1]; lower is smoother."""
+    return float((video[:, :, 1:] - video[:, :, :-1]).abs().mean())
+
+
+def latent_step(z_m: torch.Tensor) -> float:
+    """Mean distance between consecutive trajectory points of (B, T, d)."""
+    return float((z_m[:, 1:] - z_m[:, :-1]).norm(dim=-1).mean())
+
+
+@torch.no_grad()
+def discriminator_view(generator: Generator, discriminator: Discriminator, point: LatentPoint) -> dict[str, np.ndarray]:
+    """What self-supervision means, for one generated clip: each entry is RGB uint8 (T, H, W, 3).
+
+    The generator's own mask (the segmentation target) next to the discriminator's segmentation,
+    and Farneback flow of the clip (the flow target) next to the discriminator's flow.
+    """
+    from vosgan.data.flow import target_to_flow
+    from vosgan.viz import flow_frames, mask_frames
+
+    cfg = generator.cfg
+    out = render(generator, point.z_c[None], trajectory(point.start[None], point.end[None], cfg.frames, "slerp"))
+    discriminator.eval()
+    device = next(discriminator.parameters()).device
+    d = discriminator(out.video.to(device))
+    limit = cfg.loss.flow_max_fraction * cfg.size
+    return {
+        "video": to_uint8(out.video[0]),
+        "generator mask m(z)": mask_frames(out.mask[0]),
+        "D segmentation": mask_frames(torch.sigmoid(d.segmentation[0].float().cpu())),
+        "Farneback flow OF(G(z))": flow_frames(batch_flow(out.video)[0], limit),
+        "D flow": flow_frames(target_to_flow(d.flow[0].float().cpu(), cfg.loss.flow_max_fraction), limit),
+    }

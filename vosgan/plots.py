@@ -1,0 +1,102 @@
+"""Plots of results: training curves with the alpha schedule, and the annotation-efficiency curve (Fig. 7)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """The per-step rows of a run's ``metrics.jsonl``."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def smooth(values, window: int) -> np.ndarray:
+    """Trailing moving average (``window`` steps), same length as ``values``."""
+    values = np.asarray(values, float)
+    if window <= 1 or len(values) < 2:
+        return values
+    cumsum = np.cumsum(np.insert(values, 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (cumsum[1:] - cumsum[np.maximum(0, np.arange(1, len(values) + 1) - window)]) / counts
+
+
+def training_figure(rows: list[dict], window: int = 25):
+    """Three panels: adversarial losses (Eq. 2-3), the self-supervised terms, and alpha with D's scores."""
+    steps = [r["step"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    panels = [
+        (("d_adversarial", "D adversarial"), ("g_loss", "G (Eq. 3)")),
+        (
+            ("d_segmentation", "D segmentation NLL"),
+            ("d_flow_fake", "D flow, generated"),
+            ("d_flow_real", "D flow, real"),
+        ),
+        (("real_score", "D(x) real"), ("fake_score", "D(G(z))"), ("mask_mean", "mean mask m(z)")),
+    ]
+    for ax, panel in zip(axes, panels):
+        for key, label in panel:
+            ax.plot(steps, smooth([r[key] for r in rows], window), label=label)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    axes[1].set_yscale("log")
+    alpha_ax = axes[2].twinx()
+    alpha_ax.plot(steps, [r["alpha"] for r in rows], "k--", label="alpha")
+    alpha_ax.set_ylabel("alpha (flow weight)")
+    axes[0].set_title("adversarial terms")
+    axes[1].set_title("self-supervision (Eq. 2)")
+    axes[2].set_title("scores and the alpha schedule")
+    fig.tight_layout()
+    return fig
+
+
+def annotation_curve(curve: list[dict]):
+    """J-Mean and F-Mean against the share of training annotations, per method (Fig. 7)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharex=True)
+    for ax, key in zip(axes, ("J-Mean", "F-Mean")):
+        for method in dict.fromkeys(r["setting"] for r in curve):
+            pts = sorted((r["fraction"], r[key]) for r in curve if r["setting"] == method)
+            ax.plot([100 * f for f, _ in pts], [100 * v for _, v in pts], "o-", label=method)
+        ax.set_xlabel("training annotations used (%)")
+        ax.set_ylabel(f"{key} (%)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def table_figure(rows: list[dict], keys=("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"), title=None):
+    """A results table (percent) drawn as a figure, for the figure set."""
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 0.8))
+    ax.axis("off")
+    cells = [[f"{100 * r[k]:.1f}" for k in keys] for r in rows]
+    table = ax.table(cellText=cells, rowLabels=[r["setting"] for r in rows], colLabels=list(keys), loc="center")
+    table.scale(1, 1.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def slerp_figure(steps: int = 9):
+    """SLERP and LERP between two points of a circle: SLERP stays on it at constant speed."""
+    import torch
+
+    from vosgan.latent import lerp, slerp
+
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[-0.3, 0.95]])
+    b = b / b.norm()
+    t = torch.linspace(0, 1, steps)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    circle = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(circle), np.sin(circle), color="0.8")
+    for path, style, label in ((slerp(a, b, t)[0], "o-", "SLERP"), (lerp(a, b, t)[0], "s--", "LERP")):
+        ax.plot(path[:, 0], path[:, 1], style, label=label)
+    ax.set_aspect("equal")
+    ax.legend()
+    ax.set_title("interpolating between two latent points")
+    return fig

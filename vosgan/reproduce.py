@@ -1,0 +1,100 @@
+"""The main job: run the notebooks in order with papermill, executed copies to a run folder,
+figures to ``figures/``. ``python -m vosgan.reproduce`` (``make all``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
+
+
+def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed: int) -> list[tuple[str, dict]]:
+    """(notebook, papermill parameters) in order; paths are absolute so each notebook's folder does not matter."""
+    training = out / "training"
+    common = {"figures_dir": str(figures)}
+    return [
+        ("00_data.ipynb", {**common, "seed": seed}),
+        ("01_architecture.ipynb", {**common, "preset": "paper", "seed": seed}),
+        ("02_latent_trajectories.ipynb", {**common, "checkpoint": str(checkpoint)}),
+        (
+            "03_training.ipynb",
+            {
+                **common,
+                "preset": "small",
+                "iterations": train_iterations,
+                "videos": 600,
+                "seed": seed,
+                "out": str(training),
+            },
+        ),
+        (
+            "04_segmentation_evaluation.ipynb",
+            {
+                **common,
+                "checkpoint": str(checkpoint),
+                "seed": seed,
+                "results_json": str(out / "segmentation_results.json"),
+            },
+        ),
+        ("05_figures.ipynb", common),
+    ]
+
+
+def run(out: Path, figures: Path, checkpoint: Path | None = None, train_iterations: int = 300, seed: int = 0) -> dict:
+    """Execute every notebook; returns the seconds each took (also written to ``out/timings.json``)."""
+    import papermill as pm
+
+    out, figures = out.resolve(), figures.resolve()
+    checkpoint = (checkpoint or SHIPPED).resolve()
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint} not found; pass --checkpoint or restore checkpoints/")
+    (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    timings = {}
+    for name, parameters in plan(out, figures, checkpoint, train_iterations, seed):
+        print(f"== {name}", flush=True)
+        t0 = time.perf_counter()
+        pm.execute_notebook(
+            NOTEBOOKS_DIR / name,
+            out / "notebooks" / name,
+            parameters=parameters,
+            cwd=str(NOTEBOOKS_DIR),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+        timings[name] = round(time.perf_counter() - t0, 1)
+        print(f"   {timings[name]:.0f} s", flush=True)
+    timings["total"] = round(sum(timings.values()), 1)
+    (out / "timings.json").write_text(json.dumps(timings, indent=1))
+    print(
+        f"main job done in {timings['total'] / 60:.1f} min; executed notebooks in {out / 'notebooks'}, figures in {figures}"
+    )
+    return timings
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--out", default="runs/main", help="run folder for executed notebooks and results")
+    p.add_argument("--figures", default="figures")
+    p.add_argument(
+        "--checkpoint", default=None, help="trained GAN for notebooks 02 and 04 (the shipped one by default)"
+    )
+    p.add_argument("--train-iterations", type=int, default=300, help="steps of the fresh training run in notebook 03")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    run(
+        Path(args.out),
+        Path(args.figures),
+        Path(args.checkpoint) if args.checkpoint else None,
+        args.train_iterations,
+        args.seed,
+    )
+
+
+if __name__ == "__main__":
+    main()

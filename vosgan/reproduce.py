@@ -70,9 +70,7 @@ def run(out: Path, figures: Path, checkpoint: Path | None = None, train_iteratio
         print(f"   {timings[name]:.0f} s", flush=True)
     timings["total"] = round(sum(timings.values()), 1)
     (out / "timings.json").write_text(json.dumps(timings, indent=1))
-    print(
-        f"main job done in {timings['total'] / 60:.1f} min; executed notebooks in {out / 'notebooks'}, figures in {figures}"
-    )
+    print(f"main job done in {timings['total'] / 60:.1f} min; notebooks in {out / 'notebooks'}, figures in {figures}")
     return timings
 
 

@@ -40,6 +40,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_segment.py
+	$(BIN)/python benchmarks/bench_explorer.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -14,8 +14,8 @@ from einops import repeat
 
 from vosgan.data.clips import to_uint8
 from vosgan.data.flow import batch_flow
-from vosgan.latent import slerp, trajectory
-from vosgan.models import Discriminator, Generator, GeneratorOutput
+from vosgan.latent import sample_latents, slerp, trajectory
+from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,16 @@ def render(generator: Generator, z_c: torch.Tensor, z_m: torch.Tensor) -> Genera
     device = next(generator.parameters()).device
     out = generator(z_c.to(device), z_m.to(device))
     return GeneratorOutput(*(t.float().cpu() for t in (out.video, out.foreground, out.background, out.mask)))
+
+
+@torch.no_grad()
+def samples(generator: Generator, discriminator: Discriminator, count: int = 3, seed: int = 0):
+    """``count`` random clips and the discriminator's view of them: (GeneratorOutput, DiscriminatorOutput)."""
+    z_c, z_m = sample_latents(generator.cfg, count, torch.Generator().manual_seed(seed))
+    out = render(generator, z_c, z_m)
+    discriminator.eval()
+    d = discriminator(out.video.to(next(discriminator.parameters()).device))
+    return out, DiscriminatorOutput(d.logit.float().cpu(), d.segmentation.float().cpu(), d.flow.float().cpu())
 
 
 def _positions(steps: int) -> torch.Tensor:

@@ -16,6 +16,7 @@ FIGURES: dict[str, str] = {
     "interpolation_scene.png": "Scene interpolation: z_C moves by SLERP, z_M fixed; the background changes, the motion stays.",
     "interpolation_motion.png": "Motion interpolation: z_M's endpoints move by SLERP, z_C fixed; the background stays.",
     "trajectory_contrast.png": "The same endpoints through SLERP, LERP and random points (Table 4's trajectory ablation).",
+    "sample.gif": "An animated sample of the shipped model: video, background and mask side by side.",
     "discriminator_view.png": "Self-supervision: the generator's mask and Farneback flow next to the discriminator's predictions (Eq. 2).",
     "segmentation_table.png": "Segmentation in the four training settings, the supervised and the flow baselines (cf. Tables 6-7).",
     "segmentation_overlays.png": "Ground truth, adversarial and fine-tuned masks on test frames (cf. Fig. 6).",

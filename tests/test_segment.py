@@ -25,6 +25,13 @@ def tiny_models():
     return cfg, Generator(cfg), Discriminator(cfg)
 
 
+def segment_cli(checkpoint, source, out, *extra) -> int:
+    """``vosgan segment`` as a user types it."""
+    return main(
+        ["segment", "--checkpoint", str(checkpoint), "--input", str(source), "--out", str(out), "--no-progress", *extra]
+    )
+
+
 @pytest.fixture
 def tiny_checkpoint(tmp_path, tiny_models):
     cfg, gen, disc = tiny_models
@@ -49,44 +56,14 @@ def test_segment_frames_any_length_and_size(tiny_models):
 @pytest.mark.skipif("carphone_pristine.mp4" not in available_samples(), reason="vosgan[samples] not installed")
 def test_cli_segment_a_real_video_and_a_frame_folder(tmp_path, tiny_checkpoint):
     video = sample_path("carphone_pristine.mp4")
-    assert (
-        main(
-            [
-                "segment",
-                "--checkpoint",
-                str(tiny_checkpoint),
-                "--input",
-                str(video),
-                "--out",
-                str(tmp_path / "o"),
-                "--soft",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert segment_cli(tiny_checkpoint, str(video), str(tmp_path / "o"), "--soft") == 0
     masks = sorted((tmp_path / "o" / "carphone_pristine").glob("*.png"))
     assert len(masks) == 120 and read_mask(masks[0]).shape == (144, 176)
     assert np.load(tmp_path / "o" / "_soft" / "carphone_pristine.npy").shape == (120, 144, 176)
     frames = read_sample("carphone_pristine.mp4", max_frames=7)
     for t, f in enumerate(frames):
         write_image(tmp_path / "frames" / f"{t:05d}.jpg", f)
-    assert (
-        main(
-            [
-                "segment",
-                "--checkpoint",
-                str(tiny_checkpoint),
-                "--input",
-                str(tmp_path / "frames"),
-                "--out",
-                str(tmp_path / "o2"),
-                "--flow",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert segment_cli(tiny_checkpoint, str(tmp_path / "frames"), str(tmp_path / "o2"), "--flow") == 0
     assert len(list((tmp_path / "o2" / "frames").glob("*.png"))) == 7
     assert np.load(tmp_path / "o2" / "_flow" / "frames.npy").shape == (7, 144, 176, 2)
 
@@ -95,21 +72,7 @@ def test_segment_a_davis_root_then_evaluate(tmp_path, tiny_checkpoint):
     from formats import write_davis
 
     write_davis(tmp_path / "davis", names=("a", "b"))
-    assert (
-        main(
-            [
-                "segment",
-                "--checkpoint",
-                str(tiny_checkpoint),
-                "--input",
-                str(tmp_path / "davis"),
-                "--out",
-                str(tmp_path / "pred"),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert segment_cli(tiny_checkpoint, str(tmp_path / "davis"), str(tmp_path / "pred")) == 0
     res = evaluate_folders(tmp_path / "davis", tmp_path / "pred", binary=True)
     assert set(res["per_sequence"]) == {"a_1", "b_1"} and 0 <= res["global"]["J-Mean"] <= 1
 

@@ -138,3 +138,15 @@ def test_05_figures(workdir):
     written = [name for name in FIGURES if (workdir / "figures" / name).exists()]
     assert f"{len(written)} figures indexed" in text
     assert all(f"## {name}" in index for name in written)
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_parameters_cell_is_documented_and_outputs_are_clean(path):
+    nb = json.loads(path.read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, "exactly one papermill parameters cell"
+    lines = [line for line in "".join(cells[0]["source"]).splitlines() if line.strip()]
+    params = pm.inspect_notebook(str(path))
+    assert len(params) == len(lines), "every line of the parameters cell parses (papermill --help-notebook)"
+    assert all(p["help"] and p["inferred_type_name"] != "None" for p in params.values())
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), "commit notebooks without outputs"

@@ -115,7 +115,7 @@ def streams_figure(gen, disc=None, count: int | None = None, frames: int = 8, ti
     return rows_figure(rows, frames, title)
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 120, close: bool = True) -> Path:
+def save_figure(fig, path: str | os.PathLike, dpi: int = 80, close: bool = True) -> Path:
     """Save a figure, creating the folder; ``close=False`` keeps it open so a notebook still shows it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

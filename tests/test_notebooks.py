@@ -149,4 +149,6 @@ def test_parameters_cell_is_documented_and_outputs_are_clean(path):
     params = pm.inspect_notebook(str(path))
     assert len(params) == len(lines), "every line of the parameters cell parses (papermill --help-notebook)"
     assert all(p["help"] and p["inferred_type_name"] != "None" for p in params.values())
-    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), "commit notebooks without outputs"
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), (
+        "commit notebooks without outputs"
+    )

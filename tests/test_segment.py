@@ -98,6 +98,18 @@ def test_weighted_loss_ignores_unlabelled_frames():
     assert only_first < 1e-6 and both == pytest.approx(np.log(2) / 2, rel=1e-4)
 
 
+def test_balanced_loss_weighs_both_classes_equally():
+    target = torch.zeros(1, 1, 1, 10, 10)
+    target[..., :1, :] = 1  # 10% foreground
+    logits = torch.zeros_like(target)
+    logits[target == 0] = -20.0  # background perfect, foreground at p = 0.5
+    weight = torch.ones(1, 1)
+    plain = weighted_segmentation_loss(logits, target, weight)
+    balanced = weighted_segmentation_loss(logits, target, weight, balanced=True)
+    assert plain == pytest.approx(0.1 * np.log(2), rel=1e-3)  # the foreground is a tenth of the plain mean
+    assert balanced == pytest.approx(0.5 * np.log(2), rel=1e-3)  # and half of the balanced one
+
+
 def test_finetune_lowers_the_loss(tiny_models, tiny_dataset):
     cfg, _, disc = tiny_models
     losses = finetune(disc, tiny_dataset, iterations=30, batch_size=4, lr=1e-3, progress=False)

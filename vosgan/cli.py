@@ -93,7 +93,8 @@ def _finetune(args: argparse.Namespace) -> None:
         args.lr,
         args.label_fraction,
         args.seed,
-        not args.no_progress,
+        progress=not args.no_progress,
+        balanced=not args.no_balance,
     )
     state = {"config": cfg.to_dict(), "generator": generator.state_dict(), "discriminator": discriminator.state_dict()}
     save_checkpoint(args.out, {**state, "finetune": {"losses": losses, "label_fraction": args.label_fraction}})
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--label-fraction", type=float, default=1.0, help="share of annotated frames kept")
     p.add_argument("--from-scratch", action="store_true", help="the supervised baseline: a freshly initialised network")
+    p.add_argument("--no-balance", action="store_true", help="plain pixel NLL instead of the class-balanced one")
     p.add_argument("--out", required=True, help="checkpoint to write")
     p.add_argument("--no-progress", action="store_true")
     _add_common(p)

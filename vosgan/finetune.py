@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from tqdm.auto import tqdm
 
 from vosgan.data.datasets import ClipDataset, make_loader
@@ -37,17 +38,30 @@ def label_weights(shots: int, frames: int, fraction: float, seed: int = 0) -> to
     return torch.from_numpy(weights.reshape(shots, frames))
 
 
-def weighted_segmentation_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Pixel-wise NLL (binary cross-entropy) over annotated frames only; ``weight`` is (B, T)."""
+def weighted_segmentation_loss(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, balanced: bool = False
+) -> torch.Tensor:
+    """Pixel-wise NLL (binary cross-entropy) over annotated frames only; ``weight`` is (B, T).
+
+    ``balanced`` weighs foreground and background pixels by the other class's share in the batch
+    (the class-balanced loss of OSVOS and its successors). Objects cover ~10% of the benchmark's
+    pixels; with the plain NLL a segmenter trained from scratch predicts no foreground at all for
+    the first few hundred steps (J 0.0 after 150 steps, 10.6 after 600, against 24.7 after 150
+    with balancing: `small` preset, 84 training videos, lr 2e-4).
+    """
     per_pixel = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")  # (B, 1, T, H, W)
-    per_frame = per_pixel.mean(dim=(1, 3, 4))  # (B, T)
-    return (per_frame * weight).sum() / weight.sum().clamp_min(1)
+    pixel_weight = rearrange(weight, "b t -> b 1 t 1 1").expand_as(per_pixel)
+    if balanced:
+        positive = (target * pixel_weight).sum()
+        total = pixel_weight.sum().clamp_min(1)
+        pixel_weight = pixel_weight * torch.where(target > 0.5, 1 - positive / total, positive / total)
+    return (per_pixel * pixel_weight).sum() / pixel_weight.sum().clamp_min(1e-8)
 
 
-def _step(discriminator, optimizer, video, target, weight, device) -> float:
+def _step(discriminator, optimizer, video, target, weight, device, balanced: bool = False) -> float:
     with autocast(device):
         logits = discriminator.motion(discriminator.shared(video))[:, :1]
-    loss = weighted_segmentation_loss(logits, target, weight)
+    loss = weighted_segmentation_loss(logits, target, weight, balanced)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -63,8 +77,10 @@ def finetune(
     label_fraction: float = 1.0,
     seed: int = 0,
     progress: bool = True,
+    balanced: bool = True,
 ) -> list[float]:
-    """Train the segmenter in place on the dataset's ground-truth masks; returns the losses."""
+    """Train the segmenter in place on the dataset's ground-truth masks (class-balanced NLL unless
+    ``balanced=False``); returns the losses."""
     if not all(s.masks is not None for s in dataset.shots):
         raise DataError("fine-tuning needs ground-truth masks for every shot; this dataset has shots without them")
     device = next(discriminator.parameters()).device
@@ -80,16 +96,8 @@ def finetune(
         epoch = len(losses) // steps_per_epoch
         for batch in make_loader(dataset, batch_size, seed=seed, epoch=epoch):
             video = batch["video"].to(device)
-            losses.append(
-                _step(
-                    discriminator,
-                    optimizer,
-                    video,
-                    batch["mask"].to(device),
-                    weights[batch["index"]].to(device),
-                    device,
-                )
-            )
+            weight = weights[batch["index"]].to(device)
+            losses.append(_step(discriminator, optimizer, video, batch["mask"].to(device), weight, device, balanced))
             bar.update(1)
             if len(losses) >= iterations:
                 break

@@ -204,3 +204,11 @@ def test_mask_sparsity_option_adds_to_the_generator_loss(tiny_dataset):
     # Same seed, same first D step; the G loss adds 10 * mean(m), about 10 * 0.5 at initialisation.
     assert sparse["d_loss"] == plain["d_loss"]
     assert 4.0 < sparse["g_loss"] - plain["g_loss"] < 6.0
+
+
+def test_default_length_is_the_presets_epochs(tiny_dataset, tmp_path):
+    from vosgan.train import run_training
+
+    cfg = get_preset("tiny").with_overrides(train={"epochs": 2})
+    trainer = run_training(cfg, tiny_dataset, tmp_path / "run", device="cpu", sample_every=0, progress=False)
+    assert trainer.step == 2 * trainer.steps_per_epoch == 2 * (len(tiny_dataset) // 4)

@@ -36,16 +36,6 @@ class MetricsLog(Callback):
                 f.write(json.dumps(metrics) + "\n")
 
 
-class History(Callback):
-    """Keeps the metrics in memory, for notebooks that plot as they train."""
-
-    def __init__(self):
-        self.rows: list[dict[str, Any]] = []
-
-    def on_step(self, trainer, metrics):
-        self.rows.append(metrics)
-
-
 class Checkpointer(Callback):
     """Saves ``trainer.state_dict()`` every ``every`` steps and at the end (also after Ctrl-C / SIGTERM)."""
 

@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="train")
     p.add_argument("--videos", type=int, default=1000, help="synthetic benchmark size (all splits)")
     p.add_argument("--difficulty", type=float, default=0.0, help="synthetic camera motion and noise, 0-1")
-    p.add_argument("--iterations", type=int, default=1000)
+    p.add_argument("--iterations", type=int, default=None, help="training steps; the preset's epochs by default")
     p.add_argument("--batch-size", type=int, default=None, help="per process; the preset's by default")
     p.add_argument("--mask-sparsity", type=float, default=0.0, help="VGAN's L1 mask prior (not in the paper)")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, samples/")

@@ -110,11 +110,6 @@ def contrast_steps(point: LatentPoint, frames: int, seed: int = 0) -> dict[str, 
     return {mode: latent_step(z_m) for mode, z_m in contrast_trajectories(point, frames, seed).items()}
 
 
-def temporal_change(video: torch.Tensor) -> float:
-    """Mean absolute change between consecutive frames of (B, C, T, H, W) in [-1, 1]; lower is smoother."""
-    return float((video[:, :, 1:] - video[:, :, :-1]).abs().mean())
-
-
 def latent_step(z_m: torch.Tensor) -> float:
     """Mean distance between consecutive trajectory points of (B, T, d)."""
     return float((z_m[:, 1:] - z_m[:, :-1]).norm(dim=-1).mean())

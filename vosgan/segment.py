@@ -57,7 +57,7 @@ def segment_frames(
     for start in range(0, len(shots), batch_size):
         video = torch.stack([to_tensor(s) for s in shots[start : start + batch_size]]).to(device)
         with autocast(device):
-            dense = discriminator.motion(discriminator.shared(video)).float()
+            dense = discriminator.dense(video).float()
         seg.append(torch.sigmoid(dense[:, :1]).cpu())
         if with_flow:
             flow.append(torch.sigmoid(dense[:, 1:]).cpu())

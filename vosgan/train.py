@@ -295,7 +295,7 @@ def run_training(
     cfg: VOSGANConfig,
     dataset,
     out: str | Path,
-    iterations: int,
+    iterations: int | None = None,
     seed: int = 0,
     device: str = "auto",
     resume: bool = False,
@@ -306,6 +306,8 @@ def run_training(
     progress: bool = True,
 ) -> Trainer:
     """Train into ``out`` (``checkpoint.pt``, ``metrics.jsonl``, ``samples/``); the CLI and notebooks call this.
+
+    ``iterations`` defaults to the preset's epochs (25 in the paper) over this dataset.
 
     An existing checkpoint is continued with ``resume=True`` and never silently overwritten.
     """
@@ -331,5 +333,5 @@ def run_training(
         print(f"training {cfg.name} on {dist.device} x {dist.world_size} process(es), {len(dataset)} clips")
     cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
     cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
-    trainer.fit(iterations, cbs, progress=progress)
+    trainer.fit(iterations or cfg.train.epochs * trainer.steps_per_epoch, cbs, progress=progress)
     return trainer

@@ -66,12 +66,13 @@ class Discriminator(nn.Module):
 
     def forward(self, video: torch.Tensor) -> DiscriminatorOutput:
         features = self.shared(video)
-        dense = self.motion(features)
+        dense = self.motion(features)  # = self.dense(video), sharing the encoder with the discrimination stream
         # Two-way softmax over (fake, real) equals a sigmoid of the logit difference.
         scores = self.discrimination(features).flatten(1)
         logit = scores[:, 1] - scores[:, 0]
         return DiscriminatorOutput(logit=logit, segmentation=dense[:, :1], flow=torch.sigmoid(dense[:, 1:]))
 
-    def segment(self, video: torch.Tensor) -> torch.Tensor:
-        """Foreground probabilities (B, 1, T, H, W) from the motion stream only (no discrimination stream)."""
-        return torch.sigmoid(self.motion(self.shared(video))[:, :1])
+    def dense(self, video: torch.Tensor) -> torch.Tensor:
+        """The motion stream alone, (B, 3, T, H, W): segmentation logits, then the two flow channels
+        before their sigmoid. Segmenting needs no discrimination stream."""
+        return self.motion(self.shared(video))

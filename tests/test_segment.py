@@ -75,6 +75,13 @@ def test_segment_a_davis_root_then_evaluate(tmp_path, tiny_checkpoint):
     assert segment_cli(tiny_checkpoint, str(tmp_path / "davis"), str(tmp_path / "pred")) == 0
     res = evaluate_folders(tmp_path / "davis", tmp_path / "pred", binary=True)
     assert set(res["per_sequence"]) == {"a_1", "b_1"} and 0 <= res["global"]["J-Mean"] <= 1
+    # In memory (notebook 04's "your own data"): the same figures as segment-to-disk then evaluate.
+    from vosgan.checkpoint import load_models
+    from vosgan.data.readers import read_davis
+    from vosgan.experiments import evaluate_sequences
+
+    cfg, _, disc = load_models(tiny_checkpoint)
+    assert evaluate_sequences(disc, cfg, read_davis(tmp_path / "davis")) == res
 
 
 def test_label_weights_keep_the_requested_share():

@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 if TYPE_CHECKING:
     from vosgan.train import Trainer
 
@@ -61,15 +59,14 @@ class SampleGrid(Callback):
 
     def __init__(self, folder: str | os.PathLike, every: int = 200, count: int = 4, seed: int = 0):
         self.folder, self.every, self.count, self.seed = Path(folder), every, count, seed
-        self.latents = None
 
     def on_step(self, trainer, metrics):
         if not (self.every and trainer.step % self.every == 0 and trainer.dist.is_main):
             return
-        from vosgan.latent import sample_latents
+        from vosgan.explore import samples
         from vosgan.viz import save_streams_figure
 
-        if self.latents is None:
-            self.latents = sample_latents(trainer.cfg, self.count, torch.Generator().manual_seed(self.seed))
-        outputs = trainer.sample(*self.latents)
+        # The same seed every time: the grids of one run show the same latents improving. The
+        # trainer puts both networks back in training mode at its next step.
+        outputs = samples(trainer.G, trainer.D, self.count, self.seed)
         save_streams_figure(*outputs, self.folder / f"samples_{trainer.step:07d}.png", title=f"step {trainer.step}")

@@ -70,13 +70,15 @@ def discriminator_loss(
     fake_segmentation: torch.Tensor,
     generator_mask: torch.Tensor,
     fake_flow: torch.Tensor,
-    fake_flow_target: torch.Tensor,
+    fake_flow_target: torch.Tensor | None,
     real_flow: torch.Tensor,
-    real_flow_target: torch.Tensor,
+    real_flow_target: torch.Tensor | None,
     alpha: float,
     cfg: LossConfig,
 ) -> DiscriminatorLoss:
-    """Eq. 2 in full: adversarial + segmentation + alpha * (flow on fake + flow on real)."""
+    """Eq. 2 in full: adversarial + segmentation + alpha * (flow on fake + flow on real).
+
+    With ``cfg.flow`` off the flow targets are not needed (and may be None)."""
     zero = real_logit.new_zeros(())
     adversarial = d_adversarial_loss(real_logit.float(), fake_logit.float())
     seg = segmentation_loss(fake_segmentation.float(), generator_mask) if cfg.segmentation else zero

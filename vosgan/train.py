@@ -125,9 +125,9 @@ class Trainer:
             d_fake.segmentation,
             fake.mask,
             d_fake.flow,
-            fake_flow if need_flow else d_fake.flow,
+            fake_flow,
             d_real.flow,
-            real_flow if need_flow else d_real.flow,
+            real_flow,
             self.alpha,
             self.cfg.loss,
         )
@@ -250,18 +250,6 @@ class Trainer:
                 except ValueError:
                     pass
         return history
-
-    @torch.no_grad()
-    def sample(self, z_c: torch.Tensor, z_m: torch.Tensor) -> tuple[GeneratorOutput, DiscriminatorOutput]:
-        """Generator and discriminator outputs for given latents, in eval mode (training mode restored)."""
-        self.G.eval()
-        self.D.eval()
-        try:
-            out = self.G(z_c.to(self.device), z_m.to(self.device))
-            return out, self.D(out.video)
-        finally:
-            self.G.train()
-            self.D.train()
 
     # ----------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:

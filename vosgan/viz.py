@@ -173,3 +173,15 @@ def save_gif(clips: list[np.ndarray], path: str | os.PathLike, fps: int = 8) -> 
 def overlay_figure(frames: np.ndarray, maps: dict[str, np.ndarray], count: int = 6, title: str | None = None):
     """Fig. 6 style: one row per map (ground truth, each method), each frame tinted where the map is on."""
     return rows_figure({name: overlay(frames, m > 0) for name, m in maps.items()}, count, title)
+
+
+def benchmark_rows(clips, max_magnitude: float | None = None) -> dict[str, np.ndarray]:
+    """For each ``SyntheticClip``: its frames, the ground truth tinted red, and its Farneback flow."""
+    from vosgan.data.flow import farneback
+
+    rows = {}
+    for i, c in enumerate(clips):
+        rows[f"#{i} frames ({c.motion})"] = c.frames
+        rows[f"#{i} ground truth"] = overlay(c.frames, c.masks > 0)
+        rows[f"#{i} Farneback flow"] = flow_frames(rearrange(farneback(c.frames), "t h w c -> c t h w"), max_magnitude)
+    return rows

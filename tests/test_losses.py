@@ -12,6 +12,7 @@ from vosgan.losses import (
     discriminator_loss,
     flow_loss,
     g_adversarial_loss,
+    mask_prior_loss,
     segmentation_loss,
 )
 
@@ -64,3 +65,20 @@ def test_discriminator_loss_sums_the_switched_on_terms():
     bare = discriminator_loss(real, fake, seg, mask, *flows, alpha=1.4, cfg=LossConfig(segmentation=False, flow=False))
     torch.testing.assert_close(bare.total, bare.adversarial)
     assert bare.segmentation == 0 and bare.flow_real == 0
+
+
+def test_mask_prior_area_and_crispness_terms():
+    mask = torch.zeros(2, 1, 4, 8, 8)
+    mask[0, :, :, :4] = 1.0  # clip 0 covers half of every frame, clip 1 nothing
+    assert mask_prior_loss(mask).item() == pytest.approx(0.25)  # area 0: VGAN's L1, the mean over pixels
+    # Area 0.1: clip 0's frames are 0.4 over, clip 1's 0.1 under; both pay (two-sided).
+    assert mask_prior_loss(mask, area=0.1).item() == pytest.approx((0.4 + 0.1) / 2)
+    # The area is per frame: a clip that covers 0.4 of one frame and nothing in three others has a
+    # clip area of 0.1 but pays for every frame.
+    burst = torch.zeros(1, 1, 4, 10, 10)
+    burst[0, 0, 0, :4] = 1.0
+    assert mask_prior_loss(burst, area=0.1).item() == pytest.approx((0.3 + 3 * 0.1) / 4)
+    # A crisp mask costs nothing in the crispness term; a uniform 0.5 mask costs binary x 0.25.
+    assert mask_prior_loss(mask, area=0.25, binary=3.0).item() == pytest.approx(0.25)
+    half = torch.full_like(mask, 0.5)
+    assert mask_prior_loss(half, area=0.5, binary=3.0).item() == pytest.approx(3.0 * 0.25)

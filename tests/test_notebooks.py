@@ -107,10 +107,15 @@ def test_02_latent_trajectories(workdir, checkpoint):
 
 
 def test_03_training_resumes(workdir):
-    params = dict(preset="tiny", videos=20, iterations=3, out=str(workdir / "run"))
+    overrides = {"train": {"g_steps": 2}, "loss": {"mask_prior": 1.0, "mask_area": 0.1}}
+    params = dict(preset="tiny", overrides=overrides, videos=20, iterations=3, out=str(workdir / "run"))
     text = outputs(execute("03_training.ipynb", workdir, **params))
-    assert "step 3 of 3" in text
+    assert "step 3 of 3" in text and "d_iou" in text
     assert len((workdir / "run" / "metrics.jsonl").read_text().splitlines()) == 3  # nbval's re-run resumed, added none
+    # The main job passes the shipped model's recipe this way; it reaches the run's config.
+    from vosgan.reproduce import recipe
+
+    assert recipe(workdir / "run" / "checkpoint.pt") == overrides
 
 
 def test_04_segmentation(workdir, checkpoint):

@@ -13,9 +13,9 @@ SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt
 
 def test_shipped_checkpoint_loads_and_generates():
     state = load_checkpoint(SHIPPED)
-    check_config(state["config"], get_preset("small").with_overrides(loss={"mask_sparsity": 10.0}), SHIPPED)
+    check_config(state["config"], get_preset("small").with_overrides(loss={"mask_prior": 10.0}), SHIPPED)
     cfg, gen, disc = load_models(SHIPPED)
-    assert cfg.name == "small" and cfg.loss.mask_sparsity == 10.0 and state["step"] == 3500
+    assert cfg.name == "small" and cfg.loss.mask_prior == 10.0 and state["step"] == 3500
     a, b = LatentPoint.from_seed(cfg.latent.dim, 0), LatentPoint.from_seed(cfg.latent.dim, 1)
     out = motion_interpolation(gen, a, b, steps=2)
     assert torch.isfinite(out.video).all() and out.video.shape == (2, 3, 16, 32, 32)

@@ -164,6 +164,16 @@ def test_cli_train_tiny_and_resume(tmp_path, capsys):
     assert "does not fit" in capsys.readouterr().err
 
 
+def test_cli_training_options_reach_the_saved_config(tmp_path):
+    out = tmp_path / "run"
+    options = ["--g-steps", "2", "--mask-prior", "10", "--mask-area", "0.1", "--mask-binary", "1"]
+    args = ["train", "--preset", "tiny", "--videos", "30", "--iterations", "1", "--out", str(out), "--no-progress"]
+    assert main([*args, *options]) == 0
+    saved = load_checkpoint(out / "checkpoint.pt")["config"]
+    assert saved["train"]["g_steps"] == 2
+    assert (saved["loss"]["mask_prior"], saved["loss"]["mask_area"], saved["loss"]["mask_binary"]) == (10.0, 0.1, 1.0)
+
+
 @pytest.mark.skipif(
     shutil.which("torchrun") is None and not Path(sys.executable).with_name("torchrun").exists(),
     reason="torchrun missing",
@@ -197,13 +207,26 @@ def test_table_4_baseline_trains_without_the_self_supervised_terms(tiny_dataset)
     assert metrics["alpha"] == 1.0 and metrics["d_adversarial"] > 0
 
 
-def test_mask_sparsity_option_adds_to_the_generator_loss(tiny_dataset):
+def test_mask_prior_option_adds_to_the_generator_loss(tiny_dataset):
     plain = make_trainer(tiny_dataset).fit(1, progress=False)[-1]
-    sparse_cfg = get_preset("tiny").with_overrides(loss={"mask_sparsity": 10.0})
+    sparse_cfg = get_preset("tiny").with_overrides(loss={"mask_prior": 10.0})
     sparse = make_trainer(tiny_dataset, cfg=sparse_cfg).fit(1, progress=False)[-1]
     # Same seed, same first D step; the G loss adds 10 * mean(m), about 10 * 0.5 at initialisation.
     assert sparse["d_loss"] == plain["d_loss"]
     assert 4.0 < sparse["g_loss"] - plain["g_loss"] < 6.0
+
+
+def test_g_steps_updates_the_generator_that_many_times_per_discriminator_update(tiny_dataset):
+    one = make_trainer(tiny_dataset)
+    two = make_trainer(tiny_dataset, cfg=get_preset("tiny").with_overrides(train={"g_steps": 2}))
+    one.fit(1, progress=False), two.fit(1, progress=False)
+    # Same seed: the discriminators took the same single step; the generators differ by one update.
+    for a, b in zip(one.D.parameters(), two.D.parameters()):
+        torch.testing.assert_close(a, b)
+    assert two.opt_g.state_dict()["state"][0]["step"] == 2 * one.opt_g.state_dict()["state"][0]["step"] == 2
+    assert two.opt_d.state_dict()["state"][0]["step"] == 1
+    with pytest.raises(ValueError, match="g_steps"):
+        get_preset("tiny").with_overrides(train={"g_steps": 0})
 
 
 def test_default_length_is_the_presets_epochs(tiny_dataset, tmp_path):

@@ -14,8 +14,11 @@ def _train(args: argparse.Namespace) -> None:
     cfg = ablation(args.preset, args.ablation) if args.ablation else get_preset(args.preset)
     if args.batch_size:
         cfg = cfg.with_overrides(train={"batch_size": args.batch_size})
-    if args.mask_sparsity:
-        cfg = cfg.with_overrides(loss={"mask_sparsity": args.mask_sparsity})
+    if args.mask_prior:
+        prior = {"mask_prior": args.mask_prior, "mask_area": args.mask_area, "mask_binary": args.mask_binary}
+        cfg = cfg.with_overrides(loss=prior)
+    if args.g_steps != 1:
+        cfg = cfg.with_overrides(train={"g_steps": args.g_steps})
     dataset = load_dataset(
         cfg, args.data, args.format, args.split, args.videos, args.seed, args.difficulty, progress=not args.no_progress
     )
@@ -129,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--difficulty", type=float, default=0.0, help="synthetic camera motion and noise, 0-1")
     p.add_argument("--iterations", type=int, default=None, help="training steps; the preset's epochs by default")
     p.add_argument("--batch-size", type=int, default=None, help="per process; the preset's by default")
-    p.add_argument("--mask-sparsity", type=float, default=0.0, help="VGAN's L1 mask prior (not in the paper)")
+    p.add_argument("--mask-prior", type=float, default=0.0, help="weight of the mask prior (not in the paper)")
+    p.add_argument("--mask-area", type=float, default=0.0, help="mask area the prior pulls to (0: VGAN's L1)")
+    p.add_argument("--mask-binary", type=float, default=0.0, help="weight of the prior's crispness term")
+    p.add_argument("--g-steps", type=int, default=1, help="generator updates per discriminator update (paper: 1)")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, samples/")
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=200)

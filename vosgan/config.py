@@ -51,11 +51,14 @@ class LossConfig:
     s_alpha: float = 0.2
     e_alpha: int = 2  # first (0-based) epoch at which alpha has grown once
     flow_max_fraction: float = 0.125  # |flow| of this share of the frame width maps to the sigmoid's edge
-    # Not in either VOS-GAN paper: VGAN's L1 sparsity prior on the mask, lambda * mean(m), added to
-    # the generator loss. 0 (off) in every preset; an option for runs whose masks cover everything.
-    # Scale: it is a mean over pixels, so lambda ~ 10 pushes each mask pixel with about a tenth of
-    # the adversarial gradient measured early in a `small` run (2.7e-4 per pixel at batch 16).
-    mask_sparsity: float = 0.0
+    # Not in either VOS-GAN paper (see docs/architecture.md), 0 (off) in every preset: a prior on the
+    # mask added to the generator loss, mask_prior * (|area of each frame's mask - mask_area| +
+    # mask_binary * mean(m (1 - m))). With mask_area 0 it is VGAN's L1 sparsity prior. Scale: a mean
+    # over pixels, so mask_prior ~ 10 pushes each pixel with about a tenth of the adversarial gradient
+    # measured early in a `small` run (2.7e-4 per pixel at batch 16).
+    mask_prior: float = 0.0
+    mask_area: float = 0.0  # target share of each frame's pixels (the embedded benchmark's objects: ~0.1)
+    mask_binary: float = 0.0  # weight of the crispness term, relative to the area term
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     epochs: int = 25
+    # Generator updates per discriminator update: 1 in the paper (strict alternation); more is an
+    # option for runs in which the discriminator dominates (D(G(z)) near 0).
+    g_steps: int = 1
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,8 @@ class VOSGANConfig:
             raise ValueError(f"size must be a power of two >= 32, got {self.size}")
         if self.frames * 2 != self.size:
             raise ValueError(f"frames must be size/2 (Table 1's geometry), got size={self.size}, frames={self.frames}")
+        if self.train.g_steps < 1:
+            raise ValueError(f"train.g_steps must be >= 1, got {self.train.g_steps}")
         if self.latent.trajectory not in TRAJECTORIES:
             raise ValueError(f"latent.trajectory must be one of {TRAJECTORIES}, got {self.latent.trajectory!r}")
         if self.generator.motion_encoder not in MOTION_ENCODERS:
@@ -138,7 +146,12 @@ _SUBCONFIGS = {
 }
 
 
+# Keys renamed since a checkpoint may have been written: old name -> new name (same meaning).
+_RENAMED = {"mask_sparsity": "mask_prior"}
+
+
 def _build(cls: type, data: dict[str, Any]) -> Any:
+    data = {_RENAMED.get(k, k): v for k, v in data.items()}
     names = {f.name for f in fields(cls)}
     unknown = set(data) - names
     if unknown:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from einops import reduce
 
 from vosgan.config import LossConfig
 
@@ -20,9 +21,18 @@ def g_adversarial_loss(fake_logit: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logit).mean()
 
 
-def mask_sparsity_loss(mask: torch.Tensor) -> torch.Tensor:
-    """VGAN's sparsity prior ||m||_1, averaged over pixels (not part of VOS-GAN's Eq. 3; off by default)."""
-    return mask.float().abs().mean()
+def mask_prior_loss(mask: torch.Tensor, area: float = 0.0, binary: float = 0.0) -> torch.Tensor:
+    """Priors on the mask m (B, 1, T, H, W) in [0, 1]; neither is in VOS-GAN's Eq. 3 (both off by default).
+
+    Area: mean over frames of |mean(m_bt) - area|, each frame's mask area pulled towards ``area``
+    (per frame, not per clip: a clip cannot spend its budget on a few frames and leave the rest
+    empty); with ``area`` 0 it is VGAN's L1 sparsity prior ||m||_1 averaged over pixels. Binary:
+    ``binary`` x mean(m (1 - m)), 0 for a mask of exact 0s and 1s, so the area is spent on a crisp
+    region rather than spread thinly over the frame.
+    """
+    m = mask.float()
+    frame_area = reduce(m, "b c t h w -> b t", "mean")
+    return (frame_area - area).abs().mean() + binary * (m * (1 - m)).mean()
 
 
 def segmentation_loss(seg_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,21 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
 
 
+def recipe(checkpoint: Path) -> dict[str, dict]:
+    """The loss and training settings a checkpoint was trained with where they differ from its preset,
+    as ``VOSGANConfig.with_overrides`` sections: notebook 03 trains with the shipped model's recipe."""
+    from vosgan.checkpoint import load_checkpoint
+    from vosgan.config import VOSGANConfig, get_preset
+
+    trained = VOSGANConfig.from_dict(load_checkpoint(checkpoint)["config"]).to_dict()
+    preset = get_preset(trained["name"]).to_dict()
+    sections = {
+        name: {k: v for k, v in trained[name].items() if v != preset[name][k] and k != "epochs"}
+        for name in ("loss", "train")
+    }
+    return {name: values for name, values in sections.items() if values}
+
+
 def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed: int) -> list[tuple[str, dict]]:
     """(notebook, papermill parameters) in order; paths are absolute so each notebook's folder does not matter."""
     training = out / "training"
@@ -26,6 +41,7 @@ def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed
             {
                 **common,
                 "preset": "small",
+                "overrides": recipe(checkpoint),
                 "iterations": train_iterations,
                 "videos": 600,
                 "seed": seed,

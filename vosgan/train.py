@@ -24,7 +24,7 @@ from vosgan.data.flow import batch_flow, flow_to_target
 from vosgan.device import autocast, seed_everything
 from vosgan.distributed import DistInfo, all_finite
 from vosgan.latent import sample_latents
-from vosgan.losses import alpha_at, discriminator_loss, g_adversarial_loss, mask_sparsity_loss
+from vosgan.losses import alpha_at, discriminator_loss, g_adversarial_loss, mask_prior_loss
 from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
 
 
@@ -155,8 +155,9 @@ class Trainer:
                 fake: GeneratorOutput = self.generator(*self._latents())
                 logit = self.D(fake.video).logit
             loss = g_adversarial_loss(logit.float())
-            if self.cfg.loss.mask_sparsity:
-                loss = loss + self.cfg.loss.mask_sparsity * mask_sparsity_loss(fake.mask)
+            c = self.cfg.loss
+            if c.mask_prior:
+                loss = loss + c.mask_prior * mask_prior_loss(fake.mask, c.mask_area, c.mask_binary)
             ok = self._update(self.opt_g, loss)
         finally:
             self.D.requires_grad_(True)
@@ -173,11 +174,17 @@ class Trainer:
         return True
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """A discriminator step then a generator step; returns the step's metrics."""
+        """A discriminator step then ``cfg.train.g_steps`` generator steps; returns the step's metrics
+        (those of the last generator step)."""
         t0 = time.perf_counter()
         self.generator.train()
         self.discriminator.train()
-        metrics = {**self.d_step(batch), **self.g_step()}
+        metrics = self.d_step(batch)
+        g_ok = True
+        for _ in range(self.cfg.train.g_steps):
+            g_metrics = self.g_step()
+            g_ok = g_ok and g_metrics["g_ok"]
+        metrics.update(g_metrics, g_ok=g_ok)
         self.step += 1
         # Divergence guard: a step with any skipped update extends the streak, a clean one ends it.
         self.bad_steps = 0 if metrics["d_ok"] and metrics["g_ok"] else self.bad_steps + 1

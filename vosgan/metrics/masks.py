@@ -1,0 +1,64 @@
+"""What a trained generator's masks look like, in numbers: are there objects, do they move, and does
+the discriminator find them? Used by the model card, the shipped-model test and notebook 03."""
+
+from __future__ import annotations
+
+import torch
+from einops import reduce
+
+from vosgan.explore import samples
+
+
+def centroid_path(mask: torch.Tensor) -> torch.Tensor:
+    """Per-frame centre of mass (x, y) in pixels of masks (B, 1, T, H, W) -> (B, T, 2)."""
+    _, _, _, h, w = mask.shape
+    weight = mask.float().clamp_min(0)
+    total = reduce(weight, "b 1 t h w -> b t", "sum").clamp_min(1e-6)
+    ys = torch.arange(h, dtype=weight.dtype).view(1, 1, 1, h, 1)
+    xs = torch.arange(w, dtype=weight.dtype).view(1, 1, 1, 1, w)
+    cx = reduce(weight * xs, "b 1 t h w -> b t", "sum") / total
+    cy = reduce(weight * ys, "b 1 t h w -> b t", "sum") / total
+    return torch.stack([cx, cy], dim=-1)
+
+
+def mask_statistics(mask: torch.Tensor, segmentation: torch.Tensor | None = None) -> dict[str, float]:
+    """Statistics of masks (B, 1, T, H, W) in [0, 1], and of segmentation logits of the same clips.
+
+    - ``area``: mean of m, the share of the frame the foreground covers (objects in the embedded
+      benchmark cover about 0.1);
+    - ``crisp``: share of mask pixels below 0.1 or above 0.9 (1 for a hard mask);
+    - ``object_clips``: share of clips whose binarised mask (m > 0.5) covers 1-50% of the frame;
+    - ``motion``: mean distance in pixels the binarised mask's centre of mass moves per frame, over
+      consecutive frames of object clips that both have foreground (0 if there are none);
+    - ``d_iou``: IoU of the segmentation (> 0.5) with the binarised mask, over object clips.
+    """
+    mask = mask.float()
+    hard = mask > 0.5
+    cover = reduce(hard.float(), "b 1 t h w -> b", "mean")
+    objects = (cover >= 0.01) & (cover <= 0.5)
+    report = {
+        "area": mask.mean().item(),
+        "crisp": ((mask < 0.1) | (mask > 0.9)).float().mean().item(),
+        "object_clips": objects.float().mean().item(),
+        "motion": 0.0,
+        "d_iou": 0.0,
+    }
+    if objects.any():
+        target = hard[objects]
+        path = centroid_path(target.float())
+        present = reduce(target.float(), "b 1 t h w -> b t", "max") > 0
+        both = present[:, 1:] & present[:, :-1]
+        step = (path[:, 1:] - path[:, :-1]).norm(dim=-1)
+        report["motion"] = step[both].mean().item() if both.any() else 0.0
+        if segmentation is not None:
+            pred = torch.sigmoid(segmentation[objects].float()) > 0.5
+            union = (pred | target).sum().clamp_min(1)
+            report["d_iou"] = ((pred & target).sum() / union).item()
+    return report
+
+
+def mask_report(generator, discriminator, count: int = 64, seed: int = 0) -> dict[str, float]:
+    """``mask_statistics`` of the generator's masks m(z) over ``count`` random clips, with the
+    discriminator's segmentation of the same clips (``d_iou``: does D find G's objects?)."""
+    gen, disc = samples(generator, discriminator, count=count, seed=seed)
+    return mask_statistics(gen.mask, disc.segmentation)

@@ -1,5 +1,5 @@
 """What a trained generator's masks look like, in numbers: are there objects, do they move, and does
-the discriminator find them? Used by the model card, the shipped-model test and notebook 03."""
+the discriminator find them? Behind the model card's figures and notebook 03."""
 
 from __future__ import annotations
 

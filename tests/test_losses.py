@@ -13,6 +13,7 @@ from vosgan.losses import (
     flow_loss,
     g_adversarial_loss,
     mask_prior_loss,
+    mode_seeking_loss,
     segmentation_loss,
 )
 
@@ -82,3 +83,22 @@ def test_mask_prior_area_and_crispness_terms():
     assert mask_prior_loss(mask, area=0.25, binary=3.0).item() == pytest.approx(0.25)
     half = torch.full_like(mask, 0.5)
     assert mask_prior_loss(half, area=0.5, binary=3.0).item() == pytest.approx(3.0 * 0.25)
+
+
+def test_mode_seeking_term_by_hand_and_its_gradient_spreads_the_masks():
+    z_c, z_m = torch.zeros(4, 2), torch.zeros(4, 3, 2)
+    z_c[2:] = 1.0  # pairs (0, 2) and (1, 3) differ by 1 in z_c only: mean |z1 - z2| = 2 / 8
+    mask = torch.zeros(4, 1, 2, 2, 2)
+    mask[2, :, 0] = 1.0  # pair (0, 2): masks differ in half the pixels; pair (1, 3): identical
+    expected = (1 / (0.5 / 0.25 + 1e-5) + 1 / (0.0 + 1e-5)) / 2
+    assert mode_seeking_loss(mask, z_c, z_m).item() == pytest.approx(expected)
+    # A gradient step on the term moves two nearly identical masks apart.
+    soft = torch.full((4, 1, 2, 2, 2), 0.5)
+    soft[2] += 0.01
+    soft.requires_grad_(True)
+    mode_seeking_loss(soft, z_c, z_m).backward()
+    with torch.no_grad():
+        stepped = soft - 1e-6 * soft.grad
+    assert (stepped[2] - stepped[0]).abs().mean() > (soft[2] - soft[0]).abs().mean()
+    with pytest.raises(ValueError, match="at least 2"):
+        mode_seeking_loss(mask[:1], z_c[:1], z_m[:1])

@@ -166,12 +166,24 @@ def test_cli_train_tiny_and_resume(tmp_path, capsys):
 
 def test_cli_training_options_reach_the_saved_config(tmp_path):
     out = tmp_path / "run"
-    options = ["--g-steps", "2", "--mask-prior", "10", "--mask-area", "0.1", "--mask-binary", "1"]
+    options = [
+        "--g-steps",
+        "2",
+        "--mask-prior",
+        "10",
+        "--mask-area",
+        "0.1",
+        "--mask-binary",
+        "1",
+        "--mode-seeking",
+        "0.5",
+    ]
     args = ["train", "--preset", "tiny", "--videos", "30", "--iterations", "1", "--out", str(out), "--no-progress"]
     assert main([*args, *options]) == 0
     saved = load_checkpoint(out / "checkpoint.pt")["config"]
     assert saved["train"]["g_steps"] == 2
     assert (saved["loss"]["mask_prior"], saved["loss"]["mask_area"], saved["loss"]["mask_binary"]) == (10.0, 0.1, 1.0)
+    assert saved["loss"]["mode_seeking"] == 0.5
 
 
 @pytest.mark.skipif(
@@ -214,6 +226,16 @@ def test_mask_prior_option_adds_to_the_generator_loss(tiny_dataset):
     # Same seed, same first D step; the G loss adds 10 * mean(m), about 10 * 0.5 at initialisation.
     assert sparse["d_loss"] == plain["d_loss"]
     assert 4.0 < sparse["g_loss"] - plain["g_loss"] < 6.0
+
+
+def test_mode_seeking_option_adds_to_the_generator_loss(tiny_dataset):
+    plain = make_trainer(tiny_dataset).fit(1, progress=False)[-1]
+    seeking_cfg = get_preset("tiny").with_overrides(loss={"mode_seeking": 0.01})
+    seeking = make_trainer(tiny_dataset, cfg=seeking_cfg).fit(1, progress=False)[-1]
+    # Same first D step; at initialisation every mask is near 0.5, so d(m1, m2) << d(z1, z2) and
+    # the term (0.01 / ratio, about 0.8 here) is large.
+    assert seeking["d_loss"] == plain["d_loss"]
+    assert seeking["g_loss"] - plain["g_loss"] > 0.3
 
 
 def test_g_steps_updates_the_generator_that_many_times_per_discriminator_update(tiny_dataset):

@@ -19,6 +19,8 @@ def _train(args: argparse.Namespace) -> None:
         cfg = cfg.with_overrides(loss=prior)
     if args.g_steps != 1:
         cfg = cfg.with_overrides(train={"g_steps": args.g_steps})
+    if args.mode_seeking:
+        cfg = cfg.with_overrides(loss={"mode_seeking": args.mode_seeking})
     dataset = load_dataset(
         cfg, args.data, args.format, args.split, args.videos, args.seed, args.difficulty, progress=not args.no_progress
     )
@@ -136,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-area", type=float, default=0.0, help="mask area the prior pulls to (0: VGAN's L1)")
     p.add_argument("--mask-binary", type=float, default=0.0, help="weight of the prior's crispness term")
     p.add_argument("--g-steps", type=int, default=1, help="generator updates per discriminator update (paper: 1)")
+    p.add_argument("--mode-seeking", type=float, default=0.0, help="weight of MSGAN's mode-seeking term on the mask")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, samples/")
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=200)

@@ -59,6 +59,10 @@ class LossConfig:
     mask_prior: float = 0.0
     mask_area: float = 0.0  # target share of each frame's pixels (the embedded benchmark's objects: ~0.1)
     mask_binary: float = 0.0  # weight of the crispness term, relative to the area term
+    # Not in either VOS-GAN paper, 0 (off) in every preset: MSGAN's mode-seeking term (Mao et al.,
+    # CVPR 2019) on the mask, mode_seeking / (d(m1, m2) / d(z1, z2) + eps) over pairs of clips of a
+    # batch, against generators that put the same mask in every sample.
+    mode_seeking: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from einops import reduce
+from einops import rearrange, reduce
 
 from vosgan.config import LossConfig
 
@@ -33,6 +33,23 @@ def mask_prior_loss(mask: torch.Tensor, area: float = 0.0, binary: float = 0.0) 
     m = mask.float()
     frame_area = reduce(m, "b c t h w -> b t", "mean")
     return (frame_area - area).abs().mean() + binary * (m * (1 - m)).mean()
+
+
+def mode_seeking_loss(mask: torch.Tensor, z_c: torch.Tensor, z_m: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN's mode-seeking term on masks (B, 1, T, H, W) from latents ``z_c`` (B, d), ``z_m`` (B, T, d).
+
+    Pairs clip i of the batch's first half with clip i of its second half and returns the mean over
+    pairs of 1 / (mean|m_1 - m_2| / mean|z_1 - z_2| + eps): large when different latents give the
+    same mask, so minimising it spreads the masks (objects in different places, moving differently).
+    """
+    half = mask.shape[0] // 2
+    if half == 0:
+        raise ValueError("the mode-seeking term needs a batch of at least 2 clips")
+    m = rearrange(mask.float(), "b 1 t h w -> b (t h w)")
+    z = torch.cat([z_c, rearrange(z_m, "b t d -> b (t d)")], dim=1).float()
+    d_mask = (m[:half] - m[half : 2 * half]).abs().mean(dim=1)
+    d_z = (z[:half] - z[half : 2 * half]).abs().mean(dim=1)
+    return (1 / (d_mask / d_z + eps)).mean()
 
 
 def segmentation_loss(seg_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ from vosgan.data.flow import batch_flow, flow_to_target
 from vosgan.device import autocast, seed_everything
 from vosgan.distributed import DistInfo, all_finite
 from vosgan.latent import sample_latents
-from vosgan.losses import alpha_at, discriminator_loss, g_adversarial_loss, mask_prior_loss
+from vosgan.losses import alpha_at, discriminator_loss, g_adversarial_loss, mask_prior_loss, mode_seeking_loss
 from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
 
 
@@ -152,12 +152,15 @@ class Trainer:
         self.D.requires_grad_(False)
         try:
             with autocast(self.device, self.mixed_precision):
-                fake: GeneratorOutput = self.generator(*self._latents())
+                z_c, z_m = self._latents()
+                fake: GeneratorOutput = self.generator(z_c, z_m)
                 logit = self.D(fake.video).logit
             loss = g_adversarial_loss(logit.float())
             c = self.cfg.loss
             if c.mask_prior:
                 loss = loss + c.mask_prior * mask_prior_loss(fake.mask, c.mask_area, c.mask_binary)
+            if c.mode_seeking:
+                loss = loss + c.mode_seeking * mode_seeking_loss(fake.mask, z_c, z_m)
             ok = self._update(self.opt_g, loss)
         finally:
             self.D.requires_grad_(True)

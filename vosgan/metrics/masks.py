@@ -4,7 +4,7 @@ the discriminator find them? Behind the model card's figures and notebook 03."""
 from __future__ import annotations
 
 import torch
-from einops import reduce
+from einops import rearrange, reduce
 
 from vosgan.explore import samples
 
@@ -21,6 +21,17 @@ def centroid_path(mask: torch.Tensor) -> torch.Tensor:
     return torch.stack([cx, cy], dim=-1)
 
 
+def pairwise_iou(hard: torch.Tensor) -> torch.Tensor:
+    """Mean IoU over the pairs of distinct clips of binary masks (N, 1, T, H, W), N >= 2."""
+    flat = rearrange(hard.float(), "n 1 t h w -> n (t h w)")
+    inter = flat @ flat.T
+    area = flat.sum(dim=1)
+    union = (area[:, None] + area[None, :] - inter).clamp_min(1)
+    n = len(flat)
+    off_diagonal = ~torch.eye(n, dtype=torch.bool)
+    return (inter / union)[off_diagonal].mean()
+
+
 def mask_statistics(mask: torch.Tensor, segmentation: torch.Tensor | None = None) -> dict[str, float]:
     """Statistics of masks (B, 1, T, H, W) in [0, 1], and of segmentation logits of the same clips.
 
@@ -30,7 +41,9 @@ def mask_statistics(mask: torch.Tensor, segmentation: torch.Tensor | None = None
     - ``object_clips``: share of clips whose binarised mask (m > 0.5) covers 1-50% of the frame;
     - ``motion``: mean distance in pixels the binarised mask's centre of mass moves per frame, over
       consecutive frames of object clips that both have foreground (0 if there are none);
-    - ``d_iou``: IoU of the segmentation (> 0.5) with the binarised mask, over object clips.
+    - ``d_iou``: IoU of the segmentation (> 0.5) with the binarised mask, over object clips;
+    - ``diversity``: 1 - the mean IoU of the binarised masks of two different object clips (0 when
+      every clip has the same mask: the generator's mode collapse; near 1 when objects differ).
     """
     mask = mask.float()
     hard = mask > 0.5
@@ -42,6 +55,7 @@ def mask_statistics(mask: torch.Tensor, segmentation: torch.Tensor | None = None
         "object_clips": objects.float().mean().item(),
         "motion": 0.0,
         "d_iou": 0.0,
+        "diversity": 0.0,
     }
     if objects.any():
         target = hard[objects]
@@ -54,6 +68,8 @@ def mask_statistics(mask: torch.Tensor, segmentation: torch.Tensor | None = None
             pred = torch.sigmoid(segmentation[objects].float()) > 0.5
             union = (pred | target).sum().clamp_min(1)
             report["d_iou"] = ((pred & target).sum() / union).item()
+        if len(target) > 1:
+            report["diversity"] = 1 - pairwise_iou(target).item()
     return report
 
 

@@ -184,6 +184,10 @@ def test_cli_training_options_reach_the_saved_config(tmp_path):
     assert saved["train"]["g_steps"] == 2
     assert (saved["loss"]["mask_prior"], saved["loss"]["mask_area"], saved["loss"]["mask_binary"]) == (10.0, 0.1, 1.0)
     assert saved["loss"]["mode_seeking"] == 0.5
+    # Continuing the folder with other options works but says which settings changed.
+    args[args.index("1")] = "2"
+    with pytest.warns(UserWarning, match=r"loss.mode_seeking: 0.5 -> 0.0.*train.g_steps: 2 -> 1"):
+        assert main([*args, "--resume"]) == 0
 
 
 @pytest.mark.skipif(

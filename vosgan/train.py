@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,17 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
 
 
+def recipe_changes(saved: dict[str, Any], cfg: VOSGANConfig) -> list[str]:
+    """The loss and training settings of a saved config that ``cfg`` changes, as 'section.key: old -> new'."""
+    current = cfg.to_dict()
+    return [
+        f"{section}.{key}: {value} -> {current[section][key]}"
+        for section in ("loss", "train")
+        for key, value in VOSGANConfig.from_dict(saved).to_dict()[section].items()
+        if value != current[section][key]
+    ]
+
+
 def run_training(
     cfg: VOSGANConfig,
     dataset,
@@ -322,9 +334,18 @@ def run_training(
             raise FileExistsError(
                 f"{path} exists: pass resume=True (--resume) to continue it, or choose another folder"
             )
-        trainer.load_state_dict(load_checkpoint(path, map_location=dist.device), str(path))
+        state = load_checkpoint(path, map_location=dist.device)
+        trainer.load_state_dict(state, str(path))
         if dist.is_main:
             print(f"resumed {path} at step {trainer.step}")
+            changed = recipe_changes(state["config"], cfg)
+            if changed:
+                warnings.warn(
+                    f"{path} was trained with other loss/training settings than this run continues with: "
+                    + "; ".join(changed)
+                    + ". Use the same options to continue it unchanged, or start a new run folder.",
+                    stacklevel=2,
+                )
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))

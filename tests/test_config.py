@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from vosgan.config import ABLATIONS, PRESETS, VOSGANConfig, ablation, get_preset
+from vosgan.config import ABLATIONS, PRESETS, VOSGANConfig, ablation, get_preset, setting_changes
 
 
 def test_paper_preset_is_tables_1_2():
@@ -54,3 +54,10 @@ def test_ablation_rows_switch_the_right_things():
     assert seg.loss.segmentation and not seg.loss.flow
     assert ablation("tiny", "+alpha") == get_preset("tiny")
     assert list(ABLATIONS) == ["baseline", "+slerp", "+lstm", "+segmentation", "+flow", "+alpha"]
+
+
+def test_setting_changes_names_the_changed_loss_and_training_fields():
+    small = get_preset("small")
+    changed = small.with_overrides(loss={"mode_seeking": 0.2}, train={"g_steps": 2}, generator={"ngf": 8})
+    assert setting_changes(small, changed) == {"loss": {"mode_seeking": (0.0, 0.2)}, "train": {"g_steps": (1, 2)}}
+    assert setting_changes(small, small) == {}

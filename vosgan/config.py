@@ -163,6 +163,13 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
     return cls(**data)
 
 
+def setting_changes(old: VOSGANConfig, new: VOSGANConfig, sections=("loss", "train")) -> dict[str, dict[str, tuple]]:
+    """The fields of ``sections`` that differ from ``old`` to ``new``: {section: {key: (old, new)}}."""
+    a, b = old.to_dict(), new.to_dict()
+    changes = {name: {k: (v, b[name][k]) for k, v in a[name].items() if v != b[name][k]} for name in sections}
+    return {name: values for name, values in changes.items() if values}
+
+
 PRESETS: dict[str, VOSGANConfig] = {
     "paper": VOSGANConfig(),
     # 32x32, 16 frames, a quarter of the paper's widths: the shipped model, trainable on 2 CPU cores.

@@ -17,14 +17,11 @@ def recipe(checkpoint: Path) -> dict[str, dict]:
     """The loss and training settings a checkpoint was trained with where they differ from its preset,
     as ``VOSGANConfig.with_overrides`` sections: notebook 03 trains with the shipped model's recipe."""
     from vosgan.checkpoint import load_checkpoint
-    from vosgan.config import VOSGANConfig, get_preset
+    from vosgan.config import VOSGANConfig, get_preset, setting_changes
 
-    trained = VOSGANConfig.from_dict(load_checkpoint(checkpoint)["config"]).to_dict()
-    preset = get_preset(trained["name"]).to_dict()
-    sections = {
-        name: {k: v for k, v in trained[name].items() if v != preset[name][k] and k != "epochs"}
-        for name in ("loss", "train")
-    }
+    trained = VOSGANConfig.from_dict(load_checkpoint(checkpoint)["config"])
+    changes = setting_changes(get_preset(trained.name), trained)
+    sections = {name: {k: new for k, (_, new) in values.items() if k != "epochs"} for name, values in changes.items()}
     return {name: values for name, values in sections.items() if values}
 
 

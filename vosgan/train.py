@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from vosgan.callbacks import Callback
 from vosgan.checkpoint import check_config
-from vosgan.config import VOSGANConfig
+from vosgan.config import VOSGANConfig, setting_changes
 from vosgan.data.datasets import make_loader
 from vosgan.data.flow import batch_flow, flow_to_target
 from vosgan.device import autocast, seed_everything
@@ -290,17 +290,6 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
 
 
-def recipe_changes(saved: dict[str, Any], cfg: VOSGANConfig) -> list[str]:
-    """The loss and training settings of a saved config that ``cfg`` changes, as 'section.key: old -> new'."""
-    current = cfg.to_dict()
-    return [
-        f"{section}.{key}: {value} -> {current[section][key]}"
-        for section in ("loss", "train")
-        for key, value in VOSGANConfig.from_dict(saved).to_dict()[section].items()
-        if value != current[section][key]
-    ]
-
-
 def run_training(
     cfg: VOSGANConfig,
     dataset,
@@ -338,7 +327,8 @@ def run_training(
         trainer.load_state_dict(state, str(path))
         if dist.is_main:
             print(f"resumed {path} at step {trainer.step}")
-            changed = recipe_changes(state["config"], cfg)
+            changes = setting_changes(VOSGANConfig.from_dict(state["config"]), cfg)
+            changed = [f"{name}.{k}: {a} -> {b}" for name, values in changes.items() for k, (a, b) in values.items()]
             if changed:
                 warnings.warn(
                     f"{path} was trained with other loss/training settings than this run continues with: "

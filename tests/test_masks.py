@@ -1,4 +1,4 @@
-"""Mask statistics: the centre of mass of a moving square, and a report on an untrained model."""
+"""Mask statistics: the centre of mass of a moving square, diversity by hand, and a report on an untrained model."""
 
 import pytest
 import torch

@@ -34,3 +34,14 @@ def tiny_dataset():
     cfg = get_preset("tiny")
     clips = make_benchmark(24, cfg.frames, cfg.size, seed=0, split="train")
     return ClipDataset.from_synthetic(clips, cfg.size, progress=False)
+
+
+@pytest.fixture
+def tiny_models():
+    """(config, generator, discriminator) of the tiny preset, freshly initialised with seed 0."""
+    from vosgan.config import get_preset
+    from vosgan.models import Discriminator, Generator
+
+    cfg = get_preset("tiny")
+    torch.manual_seed(0)
+    return cfg, Generator(cfg), Discriminator(cfg)

@@ -8,14 +8,19 @@ import torch
 from vosgan.config import LossConfig
 from vosgan.losses import (
     alpha_at,
+    area_hinge_loss,
+    binarization_loss,
     d_adversarial_loss,
     discriminator_loss,
     flow_loss,
     g_adversarial_loss,
+    generator_loss,
     mask_prior_loss,
     mode_seeking_loss,
+    r1_penalty,
     segmentation_loss,
 )
+from vosgan.models import DiscriminatorOutput, GeneratorOutput
 
 
 def test_adversarial_terms_match_the_log_likelihoods():
@@ -59,13 +64,76 @@ def test_discriminator_loss_sums_the_switched_on_terms():
     seg = torch.randn(2, 1, 2, 4, 4, generator=g)
     mask = torch.rand(2, 1, 2, 4, 4, generator=g)
     flows = [torch.rand(2, 2, 2, 4, 4, generator=g) for _ in range(4)]
-    full = discriminator_loss(real, fake, seg, mask, *flows, alpha=1.4, cfg=LossConfig())
+    d_real = DiscriminatorOutput(real, torch.zeros_like(seg), flows[2])
+    d_fake = DiscriminatorOutput(fake, seg, flows[0])
+    full = discriminator_loss(d_real, d_fake, mask, flows[1], flows[3], alpha=1.4, cfg=LossConfig())
     expected = full.adversarial + full.segmentation + 1.4 * (full.flow_fake + full.flow_real)
     torch.testing.assert_close(full.total, expected)
     assert math.isclose(full.flow_fake.item(), flow_loss(flows[0], flows[1]).item())
-    bare = discriminator_loss(real, fake, seg, mask, *flows, alpha=1.4, cfg=LossConfig(segmentation=False, flow=False))
+    assert math.isclose(full.flow_real.item(), flow_loss(flows[2], flows[3]).item())
+    weighted = discriminator_loss(d_real, d_fake, mask, flows[1], flows[3], 1.4, LossConfig(flow_weight=5.0))
+    torch.testing.assert_close(weighted.total - full.total, 1.4 * 4.0 * (full.flow_fake + full.flow_real))
+    bare = discriminator_loss(
+        d_real, d_fake, mask, None, None, alpha=1.4, cfg=LossConfig(segmentation=False, flow=False)
+    )
     torch.testing.assert_close(bare.total, bare.adversarial)
     assert bare.segmentation == 0 and bare.flow_real == 0
+    with_r1 = discriminator_loss(
+        d_real, d_fake, mask, flows[1], flows[3], 1.4, LossConfig(r1=2.0), r1=torch.tensor(3.0)
+    )
+    torch.testing.assert_close(with_r1.total - full.total, torch.tensor(3.0))  # gamma / 2 * penalty
+
+
+def test_hinge_losses_by_hand():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.25])
+    seg, flow = torch.zeros(2, 1, 1, 2, 2), torch.full((2, 2, 1, 2, 2), 0.5)
+    cfg = LossConfig(gan="hinge", segmentation=False, flow=False)
+    d = discriminator_loss(
+        DiscriminatorOutput(real, seg, flow), DiscriminatorOutput(fake, seg, flow), seg, None, None, 1.0, cfg
+    )
+    # relu(1 - real) = (0, 0.5), relu(1 + fake) = (0, 1.25)
+    assert d.adversarial.item() == pytest.approx(0.25 + 0.625)
+    out = GeneratorOutput(torch.zeros(2, 3, 1, 2, 2), torch.zeros(2, 3, 1, 2, 2), torch.zeros(2, 3, 2, 2), seg)
+    g = generator_loss(DiscriminatorOutput(fake, seg, flow), out, torch.zeros(2, 4), torch.zeros(2, 1, 4), cfg)
+    assert g.adversarial.item() == pytest.approx(-(-3.0 + 0.25) / 2)
+
+
+def test_area_hinge_and_binarization_by_hand():
+    mask = torch.zeros(2, 1, 2, 4, 4)
+    mask[0, :, :, :2] = 1.0  # clip 0 covers half the frame; clip 1 is empty
+    # area_min 0.05, area_max 0.3: clip 0 pays 0.5 - 0.3 = 0.2, clip 1 pays 0.05 - 0 = 0.05
+    assert area_hinge_loss(mask, 0.05, 0.3).item() == pytest.approx((0.2 + 0.05) / 2)
+    assert area_hinge_loss(mask, 0.0, 0.6).item() == 0.0
+    assert binarization_loss(mask).item() == 0.0
+    assert binarization_loss(torch.full((1, 1, 1, 2, 2), 0.3)).item() == pytest.approx(0.3)
+    assert binarization_loss(torch.full((1, 1, 1, 2, 2), 0.8)).item() == pytest.approx(0.2)
+
+
+def test_generator_loss_adds_each_switched_on_term():
+    g = torch.Generator().manual_seed(0)
+    mask = torch.rand(4, 1, 2, 4, 4, generator=g)
+    out = GeneratorOutput(torch.zeros(4, 3, 2, 4, 4), torch.zeros(4, 3, 2, 4, 4), torch.zeros(4, 3, 4, 4), mask)
+    d = DiscriminatorOutput(torch.randn(4, generator=g), torch.zeros_like(mask), torch.zeros(4, 2, 2, 4, 4))
+    z_c, z_m = torch.randn(4, 3, generator=g), torch.randn(4, 2, 3, generator=g)
+    cfg = LossConfig(mask_prior=2.0, mask_area=0.1, area_hinge=3.0, binarize=5.0, mode_seeking=0.5)
+    loss = generator_loss(d, out, z_c, z_m, cfg)
+    expected = (
+        g_adversarial_loss(d.logit)
+        + 2.0 * mask_prior_loss(mask, 0.1)
+        + 3.0 * area_hinge_loss(mask, 0.05, 0.3)
+        + 5.0 * binarization_loss(mask)
+        + 0.5 * mode_seeking_loss(mask, z_c, z_m)
+    )
+    torch.testing.assert_close(loss.total, expected)
+    assert generator_loss(d, out, z_c, z_m, LossConfig()).total.item() == pytest.approx(
+        g_adversarial_loss(d.logit).item()
+    )
+
+
+def test_r1_penalty_is_the_squared_input_gradient():
+    x = torch.randn(2, 3, 1, 2, 2, requires_grad=True)
+    logit = (3.0 * x).flatten(1).sum(1)  # gradient 3 everywhere: |grad|^2 = 9 * 12 per clip
+    assert r1_penalty(logit, x).item() == pytest.approx(9 * 12)
 
 
 def test_mask_prior_area_and_crispness_terms():

@@ -4,25 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from vosgan.baselines import FlowThresholdBaseline
+from vosgan.baselines import ThresholdBaseline
 from vosgan.checkpoint import load_models, save_checkpoint
 from vosgan.cli import main
-from vosgan.config import get_preset
 from vosgan.data.io import DataError, read_mask, write_image
 from vosgan.data.samples import available_samples, read_sample, sample_path
 from vosgan.data.synthetic import make_benchmark, make_clip
 from vosgan.experiments import SegmentationExperiment, overlay_maps, run_experiments, table_text
 from vosgan.finetune import finetune, label_weights, train_on_generator, weighted_segmentation_loss
 from vosgan.metrics.evaluate import evaluate_folders
-from vosgan.models import Discriminator, Generator
 from vosgan.segment import segment_frames
-
-
-@pytest.fixture
-def tiny_models():
-    cfg = get_preset("tiny")
-    torch.manual_seed(0)
-    return cfg, Generator(cfg), Discriminator(cfg)
 
 
 def segment_cli(checkpoint, source, out, *extra) -> int:
@@ -142,13 +133,15 @@ def test_train_on_generator_fits_the_generated_masks(tiny_models):
 
 def test_flow_baseline_finds_moving_objects():
     clips = make_benchmark(8, 12, 48, seed=0)
-    base = FlowThresholdBaseline(size=48).fit([(c.frames, c.masks) for c in clips[:6]])
+    base = ThresholdBaseline("flow", size=24).fit([(c.frames, c.masks) for c in clips[:6]])
     assert base.threshold in base.scores and base.scores[base.threshold] == max(base.scores.values())
     assert base.scores[base.threshold] > 0.1
     pred = base.predict(clips[6].frames)
     assert pred.shape == clips[6].masks.shape and pred.dtype == np.uint8
     with pytest.raises(RuntimeError, match="fit"):
-        FlowThresholdBaseline().predict(clips[0].frames)
+        ThresholdBaseline("flow").predict(clips[0].frames)
+    with pytest.raises(ValueError, match="baseline"):
+        ThresholdBaseline("magic")
 
 
 def test_experiments_produce_the_tables(tiny_models):
@@ -164,6 +157,7 @@ def test_experiments_produce_the_tables(tiny_models):
         "adversarial + fine-tuning",
         "supervised baseline",
         "flow magnitude baseline",
+        "temporal-median baseline",
     ]
     assert [(r["fraction"], r["setting"]) for r in res["curve"]][::2] == [
         (0.5, "adversarial + fine-tuning"),

@@ -68,5 +68,62 @@ class SampleGrid(Callback):
 
         # The same seed every time: the grids of one run show the same latents improving. The
         # trainer puts both networks back in training mode at its next step.
-        outputs = samples(trainer.G, trainer.D, self.count, self.seed)
+        outputs = samples(trainer.G_samples, trainer.D, self.count, self.seed)
         save_streams_figure(*outputs, self.folder / f"samples_{trainer.step:07d}.png", title=f"step {trainer.step}")
+
+
+class SegmenterMonitor(Callback):
+    """Every ``every`` steps and at the end: the real-clip evaluation of the run (``evaluation``, a
+    ``vosgan.metrics.segmenter.SegmenterEvaluation`` on the val split) appended to ``folder/evaluation.jsonl``;
+    the snapshot with the best val J so far is kept as ``folder/best.pt`` (weights only, with its scores).
+    """
+
+    def __init__(self, folder: str | os.PathLike, every: int, evaluation):
+        self.folder, self.every, self.evaluation = Path(folder), every, evaluation
+        self.path = self.folder / "evaluation.jsonl"
+        self.best = max((r["J"] for r in read_jsonl(self.path)), default=-1.0) if self.path.exists() else -1.0
+        self.last_step = -1
+
+    def evaluate(self, trainer: Trainer) -> dict[str, Any]:
+        from vosgan.checkpoint import save_checkpoint
+
+        scores = {"step": trainer.step, **self.evaluation(trainer.G_samples, trainer.D)}
+        with self.path.open("a") as f:
+            f.write(json.dumps(scores) + "\n")
+        if scores["J"] > self.best:
+            self.best = scores["J"]
+            state = {
+                "config": trainer.cfg.to_dict(),
+                "generator": trainer.G_samples.state_dict(),
+                "discriminator": trainer.D.state_dict(),
+                "step": trainer.step,
+                "scores": scores,
+            }
+            save_checkpoint(self.folder / "best.pt", state)
+        self.last_step = trainer.step
+        return scores
+
+    def on_step(self, trainer, metrics):
+        if trainer.dist.is_main and self.every and trainer.step % self.every == 0:
+            s = self.evaluate(trainer)
+            print(
+                f"step {s['step']}: val J {s['J']:.3f} (frozen {s['J_frozen']:.3f}, flow baseline "
+                f"{s['J_flow_baseline']:.3f}), flow EPE {s['flow_epe']:.3f} vs zero {s['flow_epe_zero']:.3f}, "
+                f"z_M/z_C mask change {s.get('zm_mask', 0):.3f}/{s.get('zc_mask', 0):.3f}",
+                flush=True,
+            )
+
+    def on_end(self, trainer):
+        if trainer.dist.is_main and trainer.step != self.last_step:
+            self.evaluate(trainer)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file (a half-written last line, left by a crash, is ignored)."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

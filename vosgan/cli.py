@@ -7,22 +7,14 @@ import sys
 
 
 def _train(args: argparse.Namespace) -> None:
-    from vosgan.config import ablation, get_preset
+    from vosgan.config import build_config
     from vosgan.data.sources import load_dataset
     from vosgan.train import run_training
 
-    cfg = ablation(args.preset, args.ablation) if args.ablation else get_preset(args.preset)
-    if args.batch_size:
-        cfg = cfg.with_overrides(train={"batch_size": args.batch_size})
-    if args.mask_prior:
-        prior = {"mask_prior": args.mask_prior, "mask_area": args.mask_area, "mask_binary": args.mask_binary}
-        cfg = cfg.with_overrides(loss=prior)
-    if args.g_steps != 1:
-        cfg = cfg.with_overrides(train={"g_steps": args.g_steps})
-    if args.mode_seeking:
-        cfg = cfg.with_overrides(loss={"mode_seeking": args.mode_seeking})
+    cfg = build_config(args.preset, args.ablation, _overrides(args))
+    split = args.split or ("unlabeled" if args.data == "synthetic" else "train")
     dataset = load_dataset(
-        cfg, args.data, args.format, args.split, args.videos, args.seed, args.difficulty, progress=not args.no_progress
+        cfg, args.data, args.format, split, args.videos, args.seed, args.difficulty, progress=not args.no_progress
     )
     run_training(
         cfg,
@@ -36,7 +28,47 @@ def _train(args: argparse.Namespace) -> None:
         sample_every=args.sample_every,
         workers=args.workers,
         progress=not args.no_progress,
+        evaluate_every=args.evaluate_every,
     )
+
+
+# Training options that override a preset: (flag, section, field, type, help). Every one maps to a
+# config field; the preset's value is kept when a flag is not given.
+TRAIN_OPTIONS = (
+    ("--batch-size", "train", "batch_size", int, "per process"),
+    ("--lr", "train", "lr", float, "learning rate of both networks (paper: 2e-4)"),
+    ("--lr-g", "train", "lr_g", float, "generator learning rate (default: --lr)"),
+    ("--lr-d", "train", "lr_d", float, "discriminator learning rate (default: --lr)"),
+    ("--g-steps", "train", "g_steps", int, "generator updates per discriminator update (paper: 1)"),
+    ("--ema", "train", "ema", float, "decay of an EMA copy of G for samples and snapshots, e.g. 0.999"),
+    ("--mask-prior", "loss", "mask_prior", float, "weight of the per-frame mask prior"),
+    ("--mask-area", "loss", "mask_area", float, "mask area the prior pulls to (0: VGAN's L1)"),
+    ("--mask-binary", "loss", "mask_binary", float, "weight of the prior's crispness term"),
+    ("--mode-seeking", "loss", "mode_seeking", float, "weight of MSGAN's mode-seeking term on the mask"),
+    ("--flow-weight", "loss", "flow_weight", float, "multiplies alpha in Eq. 2 (paper: 1)"),
+    ("--flow-max-fraction", "loss", "flow_max_fraction", float, "flow (share of the width) mapped to the edge"),
+    ("--gan", "loss", "gan", str, "standard (Eq. 2-3) or hinge"),
+    ("--r1", "loss", "r1", float, "gamma of the R1 penalty on real clips"),
+    ("--area-hinge", "loss", "area_hinge", float, "weight of the per-clip two-sided mask-area hinge"),
+    ("--area-min", "loss", "area_min", float, "lower end of the area hinge"),
+    ("--area-max", "loss", "area_max", float, "upper end of the area hinge"),
+    ("--binarize", "loss", "binarize", float, "weight of mean(min(m, 1 - m))"),
+    ("--shift", "loss", "shift", float, "random shift of foreground and mask, share of the size (Bielski)"),
+    ("--diffaugment", "loss", "diffaugment", str, "DiffAugment policies, e.g. color,translation,cutout"),
+    ("--upsampling", "generator", "upsampling", str, "transposed (paper) or resize (upsample + 3x3 conv)"),
+    ("--mask-bias", "generator", "mask_bias", float, "initial bias of the mask head"),
+)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict]:
+    sections: dict[str, dict] = {}
+    for flag, section, name, _, _ in TRAIN_OPTIONS:
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            sections.setdefault(section, {})[name] = value
+    if args.mode_seeking_motion:
+        sections.setdefault("loss", {})["mode_seeking_motion"] = True
+    return sections
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -129,16 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", default="synthetic", help="'synthetic' (embedded) or a dataset folder")
     p.add_argument("--format", default="davis", help="davis, segtrack, golf, weizmann, ucf101 or folder")
-    p.add_argument("--split", default="train")
-    p.add_argument("--videos", type=int, default=1000, help="synthetic benchmark size (all splits)")
+    p.add_argument(
+        "--split", default=None, help="dataset split; synthetic data: the unlabeled pool (disjoint from evaluation)"
+    )
+    p.add_argument("--videos", type=int, default=1000, help="synthetic clips to train on")
     p.add_argument("--difficulty", type=float, default=0.0, help="synthetic camera motion and noise, 0-1")
     p.add_argument("--iterations", type=int, default=None, help="training steps; the preset's epochs by default")
-    p.add_argument("--batch-size", type=int, default=None, help="per process; the preset's by default")
-    p.add_argument("--mask-prior", type=float, default=0.0, help="weight of the mask prior (not in the paper)")
-    p.add_argument("--mask-area", type=float, default=0.0, help="mask area the prior pulls to (0: VGAN's L1)")
-    p.add_argument("--mask-binary", type=float, default=0.0, help="weight of the prior's crispness term")
-    p.add_argument("--g-steps", type=int, default=1, help="generator updates per discriminator update (paper: 1)")
-    p.add_argument("--mode-seeking", type=float, default=0.0, help="weight of MSGAN's mode-seeking term on the mask")
+    for flag, _, _, kind, text in TRAIN_OPTIONS:
+        p.add_argument(flag, type=kind, default=None, help=text + "; the preset's value by default")
+    p.add_argument("--mode-seeking-motion", action="store_true", help="mode-seeking pairs share z_C (z_M only)")
+    p.add_argument(
+        "--evaluate-every", type=int, default=0, help="real-clip val evaluation every N steps (0: off); best.pt"
+    )
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, samples/")
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=200)

@@ -14,6 +14,9 @@ from typing import Any
 
 TRAJECTORIES = ("slerp", "lerp", "random")
 MOTION_ENCODERS = ("lstm", "none")
+UPSAMPLING = ("transposed", "resize")
+GAN_LOSSES = ("standard", "hinge")
+AUGMENTATIONS = ("color", "translation", "cutout")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class GeneratorConfig:
     ngf: int = 64
     motion_encoder: str = "lstm"  # 'lstm' (paper) or 'none' (mean of the trajectory, Table 4 baseline)
     motion_hidden: int = 100  # the RNN's output size, 100x1x1 in Table 1
+    # Not in the paper (off in every preset): 'resize' replaces each stride-2 transposed convolution
+    # by nearest-neighbour upsampling and a 3x3(x3) convolution (Odena et al. 2016), against the
+    # checkerboard pattern that marks the foreground without any motion.
+    upsampling: str = "transposed"
+    mask_bias: float = 0.0  # initial bias of the mask head: negative values start with small masks
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,25 @@ class LossConfig:
     # CVPR 2019) on the mask, mode_seeking / (d(m1, m2) / d(z1, z2) + eps) over pairs of clips of a
     # batch, against generators that put the same mask in every sample.
     mode_seeking: float = 0.0
+    # With mode seeking on: pair clips that share z_C and differ in z_M only, so the term asks z_M
+    # (not z_C) to move the mask (an adaptation of MSGAN to the two latent spaces; not in a paper).
+    mode_seeking_motion: bool = False
+    flow_weight: float = 1.0  # multiplies alpha in Eq. 2 (1 in the paper)
+    # Options from the literature (docs/architecture.md), all off in every preset:
+    gan: str = "standard"  # 'standard' (Eq. 2-3) or 'hinge' (Lim & Ye 2017; ReDO, SAGAN)
+    r1: float = 0.0  # gamma of the R1 penalty gamma/2 E|grad_x D(x)|^2 on real clips (Mescheder et al. 2018)
+    # Per-clip two-sided hinge on the mask area, relu(area_min - a) + relu(a - area_max), and the
+    # binarisation term mean(min(m, 1 - m)) (Bielski & Favaro 2019), each with its weight.
+    area_hinge: float = 0.0
+    area_min: float = 0.05
+    area_max: float = 0.3
+    binarize: float = 0.0
+    # Bielski & Favaro 2019: foreground and mask shifted together relative to the background by a
+    # random integer offset per clip (up to shift x size pixels), the same for all frames.
+    shift: float = 0.0
+    # DiffAugment (Zhao et al. 2020) on real and generated clips before D, one draw per clip for all
+    # frames: any of 'color', 'translation', 'cutout', comma-separated ('' = off).
+    diffaugment: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,10 @@ class TrainConfig:
     # Generator updates per discriminator update: 1 in the paper (strict alternation); more is an
     # option for runs in which the discriminator dominates (D(G(z)) near 0).
     g_steps: int = 1
+    # Separate learning rates (None: ``lr``); not in the paper.
+    lr_g: float | None = None
+    lr_d: float | None = None
+    ema: float = 0.0  # decay of an EMA copy of the generator for samples and snapshots (0: off)
 
 
 @dataclass(frozen=True)
@@ -101,6 +132,15 @@ class VOSGANConfig:
             raise ValueError(f"frames must be size/2 (Table 1's geometry), got size={self.size}, frames={self.frames}")
         if self.train.g_steps < 1:
             raise ValueError(f"train.g_steps must be >= 1, got {self.train.g_steps}")
+        if self.generator.upsampling not in UPSAMPLING:
+            raise ValueError(f"generator.upsampling must be one of {UPSAMPLING}, got {self.generator.upsampling!r}")
+        if self.loss.gan not in GAN_LOSSES:
+            raise ValueError(f"loss.gan must be one of {GAN_LOSSES}, got {self.loss.gan!r}")
+        unknown = set(filter(None, self.loss.diffaugment.split(","))) - set(AUGMENTATIONS)
+        if unknown:
+            raise ValueError(f"loss.diffaugment: unknown policies {sorted(unknown)}; choose from {AUGMENTATIONS}")
+        if not 0 <= self.train.ema < 1:
+            raise ValueError(f"train.ema must be in [0, 1), got {self.train.ema}")
         if self.latent.trajectory not in TRAJECTORIES:
             raise ValueError(f"latent.trajectory must be one of {TRAJECTORIES}, got {self.latent.trajectory!r}")
         if self.generator.motion_encoder not in MOTION_ENCODERS:
@@ -230,3 +270,12 @@ def ablation(preset: str, name: str) -> VOSGANConfig:
     if gen.get("motion_encoder") == "none":
         overrides["generator"] = {**gen, "motion_hidden": cfg.latent.dim}
     return cfg.with_overrides(**overrides)
+
+
+def build_config(
+    preset: str, ablation_name: str | None = None, overrides: dict[str, dict] | None = None
+) -> VOSGANConfig:
+    """The one config builder: a preset, optionally one Table 4 ablation row, then field overrides
+    (``{'loss': {'flow_weight': 5.0}, 'train': {...}}``); the CLI and the notebooks call this."""
+    cfg = ablation(preset, ablation_name) if ablation_name else get_preset(preset)
+    return cfg.with_overrides(**(overrides or {}))

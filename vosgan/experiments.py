@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vosgan.baselines import FlowThresholdBaseline
+from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
 from vosgan.config import VOSGANConfig
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.io import DataError
@@ -87,7 +87,7 @@ class ExperimentResult:
 
     summary: dict
     segmenters: dict[str, Discriminator]  # the trained segmenter of each table setting
-    flow_baseline: FlowThresholdBaseline
+    baselines: dict[str, ThresholdBaseline]  # 'flow', 'median'; thresholds chosen on the train split
     test: list[SyntheticClip]
 
 
@@ -125,12 +125,13 @@ def run_experiments(
     sup_full = evaluate_segmenter(supervised, cfg, data["test"])
     table.append(done(_row("supervised baseline", sup_full)))
 
-    flow = FlowThresholdBaseline(size=cfg.size).fit([(c.frames, c.masks) for c in data["train"]])
     gt = {f"v{i:04d}": c.masks for i, c in enumerate(data["test"])}
-    flow_pred = {f"v{i:04d}": flow.predict(c.frames) for i, c in enumerate(data["test"])}
-    table.append(
-        done(_row("flow magnitude baseline", evaluate_arrays(gt, flow_pred, binary=True), threshold=flow.threshold))
-    )
+    baselines = {}
+    for kind, name in BASELINE_NAMES.items():
+        base = baselines[kind] = ThresholdBaseline(kind).fit([(c.frames, c.masks) for c in data["train"]])
+        pred = {f"v{i:04d}": base.predict(c.frames) for i, c in enumerate(data["test"])}
+        table.append(_row(name, evaluate_arrays(gt, pred, binary=True), threshold=base.threshold))
+    done(None)
 
     curve = []
     for fraction in exp.fractions:
@@ -154,7 +155,7 @@ def run_experiments(
         "test_videos": len(data["test"]),
         "table": table,
         "curve": curve,
-        "flow_threshold_scores": flow.scores,
+        "threshold_scores": {kind: b.scores for kind, b in baselines.items()},
     }
     segmenters = {
         "synthetic + fine-tuning": synthetic,
@@ -162,7 +163,7 @@ def run_experiments(
         "adversarial + fine-tuning": adv_ft,
         "supervised baseline": supervised,
     }
-    return ExperimentResult(summary, segmenters, flow, data["test"])
+    return ExperimentResult(summary, segmenters, baselines, data["test"])
 
 
 def overlay_maps(result: ExperimentResult, index: int = 0) -> dict[str, np.ndarray]:
@@ -172,7 +173,8 @@ def overlay_maps(result: ExperimentResult, index: int = 0) -> dict[str, np.ndarr
     maps = {"ground truth": (clip.masks > 0).astype(np.uint8)}
     for name in ("adversarial", "adversarial + fine-tuning", "supervised baseline"):
         maps[name] = segment_frames(result.segmenters[name], cfg, clip.frames).masks()
-    maps["flow magnitude baseline"] = result.flow_baseline.predict(clip.frames)
+    for kind, base in result.baselines.items():
+        maps[BASELINE_NAMES[kind]] = base.predict(clip.frames)
     return maps
 
 

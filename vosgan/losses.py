@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 from einops import rearrange, reduce
 
 from vosgan.config import LossConfig
+from vosgan.models import DiscriminatorOutput, GeneratorOutput
 
 
 def d_adversarial_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
@@ -70,6 +72,24 @@ def flow_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred.float() - target.detach().float()).pow(2).sum(dim=1).mean()
 
 
+def area_hinge_loss(mask: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Two-sided hinge on each clip's mask area a = mean(m): relu(low - a) + relu(a - high), mean over clips."""
+    area = reduce(mask.float(), "b c t h w -> b", "mean")
+    return (F.relu(low - area) + F.relu(area - high)).mean()
+
+
+def binarization_loss(mask: torch.Tensor) -> torch.Tensor:
+    """Bielski & Favaro's binarisation term mean(min(m, 1 - m)): 0 for a mask of exact 0s and 1s."""
+    m = mask.float()
+    return torch.minimum(m, 1 - m).mean()
+
+
+def r1_penalty(real_logit: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """E|grad_x logit(x)|^2 over real clips ``real`` (B, 3, T, H, W), which must require grad."""
+    (grad,) = torch.autograd.grad(real_logit.float().sum(), real, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(1).mean()
+
+
 def alpha_at(epoch: int, cfg: LossConfig) -> float:
     """The flow weight alpha of Eq. 2: ``cfg.alpha`` until epoch E_alpha, then + s_alpha per epoch.
 
@@ -78,6 +98,14 @@ def alpha_at(epoch: int, cfg: LossConfig) -> float:
     if not cfg.alpha_schedule:
         return cfg.alpha
     return cfg.alpha + cfg.s_alpha * max(0, epoch - cfg.e_alpha + 1)
+
+
+def _items(loss, prefix: str) -> dict[str, float]:
+    """A loss dataclass's terms as floats, ``<prefix>_<term>`` (``total`` is ``<prefix>_loss``)."""
+    return {
+        f"{prefix}_{'loss' if f.name == 'total' else f.name}": getattr(loss, f.name).item()
+        for f in dataclasses.fields(loss)
+    }
 
 
 @dataclass
@@ -89,27 +117,71 @@ class DiscriminatorLoss:
     segmentation: torch.Tensor
     flow_fake: torch.Tensor
     flow_real: torch.Tensor
+    r1: torch.Tensor
+
+    def items(self) -> dict[str, float]:
+        """The terms as floats, named as the trainer logs them."""
+        return _items(self, "d")
 
 
 def discriminator_loss(
-    real_logit: torch.Tensor,
-    fake_logit: torch.Tensor,
-    fake_segmentation: torch.Tensor,
-    generator_mask: torch.Tensor,
-    fake_flow: torch.Tensor,
+    real: DiscriminatorOutput,
+    fake: DiscriminatorOutput,
+    mask: torch.Tensor,
     fake_flow_target: torch.Tensor | None,
-    real_flow: torch.Tensor,
     real_flow_target: torch.Tensor | None,
     alpha: float,
     cfg: LossConfig,
+    r1: torch.Tensor | None = None,
 ) -> DiscriminatorLoss:
-    """Eq. 2 in full: adversarial + segmentation + alpha * (flow on fake + flow on real).
+    """Eq. 2 in full: adversarial + segmentation of the generator's ``mask`` (B, 1, T, H, W) +
+    alpha * flow_weight * (flow on fake + flow on real), plus r1 * R1 / 2 when ``r1`` (the penalty) is given.
 
     With ``cfg.flow`` off the flow targets are not needed (and may be None)."""
-    zero = real_logit.new_zeros(())
-    adversarial = d_adversarial_loss(real_logit.float(), fake_logit.float())
-    seg = segmentation_loss(fake_segmentation.float(), generator_mask) if cfg.segmentation else zero
-    flow_fake = flow_loss(fake_flow, fake_flow_target) if cfg.flow else zero
-    flow_real = flow_loss(real_flow, real_flow_target) if cfg.flow else zero
-    total = adversarial + seg + alpha * (flow_fake + flow_real)
-    return DiscriminatorLoss(total, adversarial, seg, flow_fake, flow_real)
+    zero = real.logit.new_zeros(()).float()
+    if cfg.gan == "hinge":
+        adversarial = F.relu(1 - real.logit.float()).mean() + F.relu(1 + fake.logit.float()).mean()
+    else:
+        adversarial = d_adversarial_loss(real.logit.float(), fake.logit.float())
+    seg = segmentation_loss(fake.segmentation.float(), mask) if cfg.segmentation else zero
+    flow_fake = flow_loss(fake.flow, fake_flow_target) if cfg.flow else zero
+    flow_real = flow_loss(real.flow, real_flow_target) if cfg.flow else zero
+    r1 = zero if r1 is None else r1
+    total = adversarial + seg + alpha * cfg.flow_weight * (flow_fake + flow_real) + cfg.r1 / 2 * r1
+    return DiscriminatorLoss(total, adversarial, seg, flow_fake, flow_real, r1)
+
+
+@dataclass
+class GeneratorLoss:
+    """Eq. 3 and the optional terms on the mask (each a scalar tensor; a switched-off term is 0)."""
+
+    total: torch.Tensor
+    adversarial: torch.Tensor
+    mask_prior: torch.Tensor
+    area_hinge: torch.Tensor
+    binarize: torch.Tensor
+    mode_seeking: torch.Tensor
+
+    def items(self) -> dict[str, float]:
+        return _items(self, "g")
+
+
+def generator_loss(
+    fake: DiscriminatorOutput, out: GeneratorOutput, z_c: torch.Tensor, z_m: torch.Tensor, cfg: LossConfig
+) -> GeneratorLoss:
+    """Eq. 3 (non-saturating, or hinge: -E[logit]) plus each weighted prior on the generator's mask."""
+    zero = fake.logit.new_zeros(()).float()
+    logit = fake.logit.float()
+    adversarial = -logit.mean() if cfg.gan == "hinge" else g_adversarial_loss(logit)
+    prior = mask_prior_loss(out.mask, cfg.mask_area, cfg.mask_binary) if cfg.mask_prior else zero
+    hinge = area_hinge_loss(out.mask, cfg.area_min, cfg.area_max) if cfg.area_hinge else zero
+    binary = binarization_loss(out.mask) if cfg.binarize else zero
+    seeking = mode_seeking_loss(out.mask, z_c, z_m) if cfg.mode_seeking else zero
+    total = (
+        adversarial
+        + cfg.mask_prior * prior
+        + cfg.area_hinge * hinge
+        + cfg.binarize * binary
+        + cfg.mode_seeking * seeking
+    )
+    return GeneratorLoss(total, adversarial, prior, hinge, binary, seeking)

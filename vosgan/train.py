@@ -6,6 +6,7 @@ sample grids (``vosgan.callbacks``) and process groups (``vosgan.distributed``) 
 
 from __future__ import annotations
 
+import copy
 import json
 import signal
 import time
@@ -17,6 +18,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
+from vosgan.augment import DiffAugment, shift_foreground
 from vosgan.callbacks import Callback
 from vosgan.checkpoint import check_config
 from vosgan.config import VOSGANConfig, setting_changes
@@ -25,8 +27,34 @@ from vosgan.data.flow import batch_flow, flow_to_target
 from vosgan.device import autocast, seed_everything
 from vosgan.distributed import DistInfo, all_finite
 from vosgan.latent import sample_latents
-from vosgan.losses import alpha_at, discriminator_loss, g_adversarial_loss, mask_prior_loss, mode_seeking_loss
+from vosgan.losses import alpha_at, discriminator_loss, generator_loss, r1_penalty
 from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
+
+
+def make_optimizer(parameters, t, lr: float | None = None) -> torch.optim.Adam:
+    """Adam with the paper's settings (Sect. 4.2): ``lr`` (default ``t.lr``), betas (beta1, beta2)."""
+    return torch.optim.Adam(parameters, lr=t.lr if lr is None else lr, betas=(t.beta1, t.beta2))
+
+
+class EMA:
+    """An exponential moving average of a network's parameters (buffers copied), for samples and snapshots."""
+
+    def __init__(self, module: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = copy.deepcopy(module).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module) -> None:
+        for avg, p in zip(self.shadow.parameters(), module.parameters()):
+            avg.lerp_(p.detach(), 1 - self.decay)
+        for avg, b in zip(self.shadow.buffers(), module.buffers()):
+            avg.copy_(b)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.shadow.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.shadow.load_state_dict(state)
 
 
 class TrainingDiverged(RuntimeError):
@@ -65,9 +93,12 @@ class Trainer:
             discriminator = DDP(discriminator, device_ids=ids)
         self.generator, self.discriminator = generator, discriminator
         t = cfg.train
-        self.opt_g = torch.optim.Adam(generator.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
-        self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.opt_g = make_optimizer(generator.parameters(), t, t.lr_g)
+        self.opt_d = make_optimizer(discriminator.parameters(), t, t.lr_d)
         self.latent_rng = torch.Generator().manual_seed(seed * 1_000_003 + dist.rank)
+        self.aug_rng = torch.Generator().manual_seed(seed * 1_000_033 + 7 + dist.rank)
+        self.augment = DiffAugment(cfg.loss.diffaugment)
+        self.ema = EMA(self.G, t.ema) if t.ema else None
         self.step = 0
         self.bad_steps = 0  # consecutive steps with a skipped update
         self.skipped_steps = 0  # skipped updates in total
@@ -91,6 +122,11 @@ class Trainer:
         return _unwrap(self.discriminator)
 
     @property
+    def G_samples(self) -> Generator:
+        """The generator for samples, snapshots and evaluation: the EMA copy when there is one."""
+        return self.ema.shadow if self.ema is not None else self.G
+
+    @property
     def epoch(self) -> int:
         return self.step // self.steps_per_epoch
 
@@ -100,72 +136,75 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------- steps
     def _latents(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return sample_latents(self.cfg, self.cfg.train.batch_size, self.latent_rng, self.device)
+        z_c, z_m = sample_latents(self.cfg, self.cfg.train.batch_size, self.latent_rng, self.device)
+        if self.cfg.loss.mode_seeking_motion:  # pairs (i, i + B/2) share z_C: only z_M differs
+            half = len(z_c) // 2
+            z_c = torch.cat([z_c[:half], z_c[:half], z_c[2 * half :]])
+        return z_c, z_m
+
+    def _generate(self) -> tuple[GeneratorOutput, torch.Tensor, torch.Tensor]:
+        """A generated batch, perturbed by the foreground shift when it is on, and its latents."""
+        z_c, z_m = self._latents()
+        fake = self.generator(z_c, z_m)
+        if self.cfg.loss.shift:
+            fake = shift_foreground(fake, self.cfg.loss.shift, self.aug_rng)
+        return fake, z_c, z_m
 
     def d_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One discriminator update on Eq. 2 with a real batch and a fresh generated batch."""
+        c = self.cfg.loss
         real = batch["video"].to(self.device, non_blocking=True)
         with torch.no_grad(), autocast(self.device, self.mixed_precision):
-            fake = self.generator(*self._latents())
-        need_flow = self.cfg.loss.flow
+            fake, _, _ = self._generate()
         t0 = time.perf_counter()
-        fake_flow = (
-            flow_to_target(batch_flow(fake.video.float()), self.cfg.loss.flow_max_fraction) if need_flow else None
-        )
-        real_flow = (
-            flow_to_target(batch["flow"].to(self.device), self.cfg.loss.flow_max_fraction) if need_flow else None
-        )
+        fake_flow = batch_flow(fake.video.float()) if c.flow else None
+        real_flow = batch["flow"].to(self.device) if c.flow else None
         flow_seconds = time.perf_counter() - t0
-
+        fake_video, mask = fake.video.detach(), fake.mask.detach()
+        if self.augment:  # the same draw for a clip's input and its dense targets
+            real, real_geo = self.augment(real, self.aug_rng)
+            fake_video, fake_geo = self.augment(fake_video, self.aug_rng)
+            mask = fake_geo.apply(mask)
+            if c.flow:
+                fake_flow, real_flow = fake_geo.apply(fake_flow), real_geo.apply(real_flow)
+        if c.flow:
+            fake_flow = flow_to_target(fake_flow, c.flow_max_fraction)
+            real_flow = flow_to_target(real_flow, c.flow_max_fraction)
+        real.requires_grad_(bool(c.r1))
         with autocast(self.device, self.mixed_precision):
             d_real: DiscriminatorOutput = self.discriminator(real)
-            d_fake: DiscriminatorOutput = self.discriminator(fake.video.detach())
-        loss = discriminator_loss(
-            d_real.logit,
-            d_fake.logit,
-            d_fake.segmentation,
-            fake.mask,
-            d_fake.flow,
-            fake_flow,
-            d_real.flow,
-            real_flow,
-            self.alpha,
-            self.cfg.loss,
-        )
+            d_fake: DiscriminatorOutput = self.discriminator(fake_video)
+        r1 = r1_penalty(d_real.logit, real) if c.r1 else None
+        loss = discriminator_loss(d_real, d_fake, mask, fake_flow, real_flow, self.alpha, c, r1)
         ok = self._update(self.opt_d, loss.total)
         return {
-            "d_loss": loss.total.item(),
-            "d_adversarial": loss.adversarial.item(),
-            "d_segmentation": loss.segmentation.item(),
-            "d_flow_fake": loss.flow_fake.item(),
-            "d_flow_real": loss.flow_real.item(),
-            "real_score": torch.sigmoid(d_real.logit.float()).mean().item(),
-            "fake_score": torch.sigmoid(d_fake.logit.float()).mean().item(),
+            **loss.items(),
+            "real_score": torch.sigmoid(d_real.logit.detach().float()).mean().item(),
+            "fake_score": torch.sigmoid(d_fake.logit.detach().float()).mean().item(),
             "mask_mean": fake.mask.float().mean().item(),
             "flow_seconds": flow_seconds,
             "d_ok": ok,
         }
 
     def g_step(self) -> dict[str, float]:
-        """One generator update on Eq. 3 (the discriminator's gradients are discarded)."""
+        """One generator update on Eq. 3 and the switched-on mask terms (D's gradients are discarded)."""
         # The discriminator is used unwrapped and frozen: only the generator's gradients are
         # needed (and synchronised), and DDP would otherwise wait for the unused motion stream.
         self.D.requires_grad_(False)
         try:
             with autocast(self.device, self.mixed_precision):
-                z_c, z_m = self._latents()
-                fake: GeneratorOutput = self.generator(z_c, z_m)
-                logit = self.D(fake.video).logit
-            loss = g_adversarial_loss(logit.float())
-            c = self.cfg.loss
-            if c.mask_prior:
-                loss = loss + c.mask_prior * mask_prior_loss(fake.mask, c.mask_area, c.mask_binary)
-            if c.mode_seeking:
-                loss = loss + c.mode_seeking * mode_seeking_loss(fake.mask, z_c, z_m)
-            ok = self._update(self.opt_g, loss)
+                fake, z_c, z_m = self._generate()
+                video = fake.video
+                if self.augment:
+                    video, _ = self.augment(video, self.aug_rng)
+                d_fake = self.D(video)
+            loss = generator_loss(d_fake, fake, z_c, z_m, self.cfg.loss)
+            ok = self._update(self.opt_g, loss.total)
         finally:
             self.D.requires_grad_(True)
-        return {"g_loss": loss.item(), "g_ok": ok}
+        if ok and self.ema is not None:
+            self.ema.update(self.G)
+        return {**loss.items(), "g_ok": ok}
 
     def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> bool:
         """Backward and step, unless the loss is non-finite on any process: then skip and count."""
@@ -274,6 +313,8 @@ class Trainer:
             "skipped_steps": self.skipped_steps,
             "seed": self.seed,
             "latent_rng": self.latent_rng.get_state(),
+            "aug_rng": self.aug_rng.get_state(),
+            **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -287,6 +328,10 @@ class Trainer:
         self.step = int(state["step"])
         self.skipped_steps = int(state["skipped_steps"])
         self.latent_rng.set_state(state["latent_rng"])
+        if "aug_rng" in state:
+            self.aug_rng.set_state(state["aug_rng"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state.get("generator_ema", self.G.state_dict()))
         torch.set_rng_state(state["torch_rng"])
 
 
@@ -303,10 +348,13 @@ def run_training(
     callbacks: list[Callback] = (),
     workers: int = 0,
     progress: bool = True,
+    evaluate_every: int = 0,
 ) -> Trainer:
     """Train into ``out`` (``checkpoint.pt``, ``metrics.jsonl``, ``samples/``); the CLI and notebooks call this.
 
     ``iterations`` defaults to the preset's epochs (25 in the paper) over this dataset.
+    ``evaluate_every`` > 0 adds the real-clip evaluation (``vosgan.callbacks.SegmenterMonitor``, val
+    split of the embedded benchmark): ``evaluation.jsonl`` and ``best.pt`` (best val J) in ``out``.
 
     An existing checkpoint is continued with ``resume=True`` and never silently overwritten.
     """
@@ -341,6 +389,11 @@ def run_training(
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
         print(f"training {cfg.name} on {dist.device} x {dist.world_size} process(es), {len(dataset)} clips")
     cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
+    if evaluate_every and dist.is_main:
+        from vosgan.callbacks import SegmenterMonitor
+        from vosgan.metrics.segmenter import SegmenterEvaluation
+
+        cbs.append(SegmenterMonitor(out, evaluate_every, SegmenterEvaluation("val")))
     cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
     trainer.fit(iterations or cfg.train.epochs * trainer.steps_per_epoch, cbs, progress=progress)
     return trainer

@@ -37,6 +37,9 @@ PHOTOS = (
     "moon.png",
 )
 SPLITS = {"train": 0.7, "val": 0.15, "test": 0.15}
+# GAN training on synthetic data ("unlabeled" split) uses clip indices from here on, so it never sees
+# a clip of an evaluation benchmark (which use indices 0..count-1), not even unlabelled.
+UNLABELED_OFFSET = 1_000_000
 
 
 @dataclass
@@ -252,8 +255,16 @@ def split_indices(count: int, seed: int) -> dict[str, list[int]]:
 def make_benchmark(
     count: int, frames: int, size: int, seed: int = 0, difficulty: float = 0.0, split: str | None = None
 ) -> list[SyntheticClip]:
-    """The clips of one split (or all of them) of a benchmark."""
-    indices = range(count) if split is None else split_indices(count, seed)[split]
+    """The clips of one split (or all of them) of a benchmark; ``split='unlabeled'`` gives ``count``
+    clips of the GAN's training pool, disjoint from every split of any benchmark of this seed."""
+    if split == "unlabeled":
+        indices = range(UNLABELED_OFFSET, UNLABELED_OFFSET + count)
+    elif split is None:
+        indices = range(count)
+    elif split in SPLITS:
+        indices = split_indices(count, seed)[split]
+    else:
+        raise ValueError(f"unknown split {split!r}; choose one of {[*SPLITS, 'unlabeled']}")
     return [make_clip(clip_seed(seed, i), frames, size, difficulty) for i in indices]
 
 

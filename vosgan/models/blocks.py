@@ -18,7 +18,10 @@ class ConvRow(nn.Sequential):
     """One table row: ``conv`` then batch norm (if ``bn``) then ``act``.
 
     ``kind`` is 'conv2d', 'convT2d', 'conv3d' or 'convT3d'; kernel, stride and padding are in
-    PyTorch order ((T, H, W) for 3D), i.e. the paper's (H, W, T) listing reordered.
+    PyTorch order ((T, H, W) for 3D), i.e. the paper's (H, W, T) listing reordered. 'up2d' and
+    'up3d' (not in the paper) double every axis by nearest-neighbour upsampling followed by a
+    3x3(x3) convolution (Odena et al. 2016), a drop-in for a transposed convolution that doubles
+    every axis; their kernel, stride and padding arguments are ignored.
     """
 
     def __init__(self, kind: str, c_in: int, c_out: int, kernel, stride=1, padding=0, bn=True, act="lrelu"):
@@ -29,7 +32,11 @@ class ConvRow(nn.Sequential):
             "convT3d": nn.ConvTranspose3d,
         }
         bn_cls = nn.BatchNorm2d if kind.endswith("2d") else nn.BatchNorm3d
-        layers = [conv_cls[kind](c_in, c_out, kernel, stride, padding, bias=not bn)]
+        if kind.startswith("up"):
+            conv = conv_cls["conv" + kind[2:]]
+            layers = [nn.Upsample(scale_factor=2, mode="nearest"), conv(c_in, c_out, 3, 1, 1, bias=not bn)]
+        else:
+            layers = [conv_cls[kind](c_in, c_out, kernel, stride, padding, bias=not bn)]
         if bn:
             layers.append(bn_cls(c_out))
         layers.append(ACTIVATIONS[act]())

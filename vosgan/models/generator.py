@@ -42,14 +42,18 @@ class Generator(nn.Module):
         size, d = cfg.size, cfg.latent.dim
         ch = lambda r: channels_at(cfg, r)  # noqa: E731
         quarter = size // 4
+        # Every row that doubles its input (stride 2, or the 3-stride row of Table 1 that doubles
+        # (2, 4, 4) to (4, 8, 8)) is a transposed convolution in the paper, or upsampling + convolution.
+        resize = cfg.generator.upsampling == "resize"
+        up2d, up3d = ("up2d", "up3d") if resize else ("convT2d", "convT3d")
 
         # Background stream: 1x1 -> 4x4 -> ... -> size, 2D transposed convolutions.
         rows = [ConvRow("convT2d", d, ch(4), 4, 1, 0)]
         r = 4
         while r < size // 2:
-            rows.append(ConvRow("convT2d", ch(r), ch(2 * r), 4, 2, 1))
+            rows.append(ConvRow(up2d, ch(r), ch(2 * r), 4, 2, 1))
             r *= 2
-        rows.append(ConvRow("convT2d", ch(r), 3, 4, 2, 1, bn=False, act="tanh"))
+        rows.append(ConvRow(up2d, ch(r), 3, 4, 2, 1, bn=False, act="tanh"))
         self.background_stream = nn.ModuleList(rows)
         # Index of the row whose output is at quarter resolution: the "third layer" in the paper.
         self.condition_row = next(i for i in range(len(rows)) if 4 * 2**i == quarter)
@@ -62,11 +66,11 @@ class Generator(nn.Module):
         rows = [
             ConvRow("convT3d", g.motion_hidden, ch(4), (2, 4, 4), 1, 0),
             # Table 1: kernel 3, stride 3, padding 1x2x2 in (T, H, W) gives (4, 8, 8) from (2, 4, 4).
-            ConvRow("convT3d", ch(4), ch(8), 3, 3, (1, 2, 2)),
+            ConvRow(up3d, ch(4), ch(8), 3, 3, (1, 2, 2)),
         ]
         r = 8
         while r < quarter:
-            rows.append(ConvRow("convT3d", ch(r), ch(2 * r), 4, 2, 1))
+            rows.append(ConvRow(up3d, ch(r), ch(2 * r), 4, 2, 1))
             r *= 2
         self.motion_features = nn.Sequential(*rows)
 
@@ -78,11 +82,12 @@ class Generator(nn.Module):
             *residual_layer(c),
             *residual_layer(c),
             *residual_layer(c, bn=False),
-            ConvRow("convT3d", c, ch(size // 2), 4, 2, 1),
+            ConvRow(up3d, c, ch(size // 2), 4, 2, 1),
         )
-        self.foreground_head = ConvRow("convT3d", ch(size // 2), 3, 4, 2, 1, bn=False, act="tanh")
-        self.mask_head = ConvRow("convT3d", ch(size // 2), 1, 4, 2, 1, bn=False, act="sigmoid")
+        self.foreground_head = ConvRow(up3d, ch(size // 2), 3, 4, 2, 1, bn=False, act="tanh")
+        self.mask_head = ConvRow(up3d, ch(size // 2), 1, 4, 2, 1, bn=False, act="sigmoid")
         init_weights(self)
+        nn.init.constant_(self.mask_head[-2].bias, g.mask_bias)
 
     def encode_motion(self, z_m: torch.Tensor) -> torch.Tensor:
         """Summarise the trajectory ``z_m`` (B, T, d) into one vector (B, hidden)."""

@@ -1,0 +1,129 @@
+"""Training options that are not in the paper (all off in every preset): each does what it says."""
+
+import pytest
+import torch
+from torch import nn
+
+from vosgan.augment import DiffAugment, Geometry, shift_foreground, translate
+from vosgan.cli import build_parser
+from vosgan.config import build_config, get_preset
+from vosgan.distributed import DistInfo
+from vosgan.models import Generator, GeneratorOutput
+from vosgan.train import Trainer
+
+CPU = DistInfo(0, 1, 0, torch.device("cpu"))
+
+
+def test_translate_moves_content_and_fills_zeros():
+    x = torch.arange(16.0).view(1, 1, 1, 4, 4).repeat(2, 1, 3, 1, 1)
+    out = translate(x, torch.tensor([1, 0]), torch.tensor([0, -2]))
+    # clip 0: one pixel right, the left column filled with 0
+    assert torch.equal(out[0, 0, 0, :, 1:], x[0, 0, 0, :, :3]) and out[0, 0, 0, :, 0].abs().sum() == 0
+    # clip 1: two pixels up, the bottom two rows filled with 0; every frame the same
+    assert torch.equal(out[1, 0, 2, :2], x[1, 0, 2, 2:]) and out[1, 0, :, 2:].abs().sum() == 0
+
+
+def test_shift_foreground_recomposes_eq_1_with_a_moved_object():
+    g = torch.Generator().manual_seed(0)
+    mask = torch.zeros(3, 1, 4, 8, 8)
+    mask[:, :, :, 3:5, 3:5] = 1
+    out = GeneratorOutput(
+        torch.zeros(3, 3, 4, 8, 8), torch.rand(3, 3, 4, 8, 8, generator=g), torch.rand(3, 3, 8, 8, generator=g), mask
+    )
+    moved = shift_foreground(out, 0.25, torch.Generator().manual_seed(1))
+    assert torch.equal(moved.background, out.background)
+    torch.testing.assert_close(
+        moved.video, moved.mask * moved.foreground + (1 - moved.mask) * out.background[:, :, None]
+    )
+    assert moved.mask.sum() == mask.sum()  # offsets up to 2 px keep the 2x2 object inside the frame
+    assert not torch.equal(moved.mask, mask)  # seed 1 moves at least one clip
+    # one offset per clip: each frame's object sits at the same place
+    assert torch.equal(moved.mask[:, :, :1].expand_as(moved.mask), moved.mask)
+
+
+def test_diffaugment_is_shared_over_frames_and_its_geometry_moves_targets():
+    aug = DiffAugment("color,translation,cutout")
+    x = torch.rand(4, 3, 1, 16, 16).repeat(1, 1, 5, 1, 1) * 2 - 1  # static clips
+    out, geometry = aug(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert torch.allclose(out[:, :, :1].expand_as(out), out)  # same draw for every frame
+    target = torch.ones(4, 1, 5, 16, 16)
+    moved = geometry.apply(target)
+    assert (moved == 0).any() and (moved == 1).any()  # cut out and shifted in from the border
+    assert torch.equal(Geometry().apply(target), target)
+    assert not DiffAugment("")
+
+
+def test_resize_upsampling_keeps_shapes_and_has_no_transposed_convolution():
+    cfg = get_preset("tiny").with_overrides(generator={"upsampling": "resize", "mask_bias": -3.0})
+    gen = Generator(cfg)
+    transposed = [m for m in gen.modules() if isinstance(m, (nn.ConvTranspose2d, nn.ConvTranspose3d))]
+    assert len(transposed) == 2  # only the two 1x1 -> 4x4 first rows remain; nothing upsamples by striding
+    assert all(set(m.stride) == {1} for m in transposed)
+    out = gen(torch.randn(2, 16), torch.randn(2, 16, 16))
+    ref = Generator(get_preset("tiny"))(torch.randn(2, 16), torch.randn(2, 16, 16))
+    assert out.video.shape == ref.video.shape and out.background.shape == ref.background.shape
+    assert out.mask.mean() < 0.1  # sigmoid(-3) ~ 0.05 at initialisation (weights ~ N(0, 0.02))
+    with pytest.raises(ValueError, match="upsampling"):
+        get_preset("tiny").with_overrides(generator={"upsampling": "bicubic"})
+
+
+def test_separate_learning_rates_and_ema(tiny_dataset):
+    cfg = get_preset("tiny").with_overrides(train={"lr_g": 1e-3, "lr_d": 5e-5, "ema": 0.9})
+    trainer = Trainer(cfg, tiny_dataset, CPU, seed=0)
+    assert trainer.opt_g.param_groups[0]["lr"] == 1e-3 and trainer.opt_d.param_groups[0]["lr"] == 5e-5
+    before = [p.detach().clone() for p in trainer.G_samples.parameters()]
+    trainer.fit(2, progress=False)
+    # EMA after two updates: 0.9^2 of the start plus the rest from the live weights, never equal to either
+    for avg, start, live in zip(trainer.G_samples.parameters(), before, trainer.G.parameters()):
+        if not torch.equal(start, live):
+            assert not torch.equal(avg, live) and not torch.equal(avg, start)
+    assert "generator_ema" in trainer.state_dict()
+
+
+def test_mode_seeking_motion_pairs_share_the_scene(tiny_dataset):
+    cfg = get_preset("tiny").with_overrides(loss={"mode_seeking": 0.1, "mode_seeking_motion": True})
+    z_c, z_m = Trainer(cfg, tiny_dataset, CPU, seed=0)._latents()
+    assert torch.equal(z_c[:2], z_c[2:]) and not torch.equal(z_m[:2], z_m[2:])
+
+
+@pytest.mark.parametrize("option", ["shift", "diffaugment", "r1", "hinge"])
+def test_each_discriminator_side_option_changes_the_run_and_stays_finite(tiny_dataset, option):
+    overrides = {
+        "shift": {"loss": {"shift": 0.125}},
+        "diffaugment": {"loss": {"diffaugment": "color,translation,cutout"}},
+        "r1": {"loss": {"r1": 1.0}},
+        "hinge": {"loss": {"gan": "hinge"}},
+    }[option]
+    plain = Trainer(get_preset("tiny"), tiny_dataset, CPU, seed=0).fit(2, progress=False)[-1]
+    other = Trainer(build_config("tiny", None, overrides), tiny_dataset, CPU, seed=0).fit(2, progress=False)[-1]
+    assert other["d_loss"] == other["d_loss"] and other["g_loss"] == other["g_loss"]
+    assert other["d_loss"] != plain["d_loss"]
+    if option == "r1":
+        assert other["d_r1"] > 0 and plain["d_r1"] == 0
+
+
+def test_every_training_flag_reaches_the_config():
+    from vosgan.cli import TRAIN_OPTIONS, _overrides
+
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--out",
+            "x",
+            "--mask-area",
+            "0.2",
+            "--flow-weight",
+            "4",
+            "--upsampling",
+            "resize",
+            "--mode-seeking-motion",
+        ]
+    )
+    cfg = build_config("small", None, _overrides(args))
+    # --mask-area alone is kept (the old CLI dropped it without --mask-prior)
+    assert cfg.loss.mask_area == 0.2 and cfg.loss.flow_weight == 4.0 and cfg.generator.upsampling == "resize"
+    assert cfg.loss.mode_seeking_motion and cfg.loss.mask_prior == 0.0
+    assert _overrides(build_parser().parse_args(["train", "--out", "x"])) == {}
+    fields = {(section, name) for _, section, name, _, _ in TRAIN_OPTIONS}
+    assert len(fields) == len(TRAIN_OPTIONS)

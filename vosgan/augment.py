@@ -1,0 +1,107 @@
+"""Perturbations and augmentations of clips around the discriminator (not in the VOS-GAN papers;
+all off in every preset, see docs/architecture.md).
+
+- ``shift_foreground``: Bielski & Favaro 2019 ("Emergence of object segmentation in perturbed
+  generative models"): the foreground and its mask move together by a random integer offset
+  relative to the background before composition, so only masks that cover whole objects survive.
+  One offset per clip, the same for all frames, keeps the clip's motion.
+- ``DiffAugment``: Zhao et al. 2020, the same differentiable transform on real and generated clips
+  before D, drawn once per clip for all its frames (DIGAN's video version): colour, translation,
+  cutout. The geometric part is returned so dense targets (segmentation, flow) get the same transform.
+
+Every function takes and returns (B, C, T, H, W) tensors and draws from an explicit ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+
+from vosgan.models import GeneratorOutput
+
+
+def translate(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """Move each clip of ``x`` (B, C, T, H, W) by integer pixels ``dx``, ``dy`` (B,), filling with zeros."""
+    b, c, t, h, w = x.shape
+    ys = torch.arange(h, device=x.device).view(1, h, 1) - dy.view(b, 1, 1).to(x.device)
+    xs = torch.arange(w, device=x.device).view(1, 1, w) - dx.view(b, 1, 1).to(x.device)
+    valid = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)  # (B, H, W)
+    index = (ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)).view(b, 1, 1, h * w).expand(b, c, t, h * w)
+    out = torch.gather(rearrange(x, "b c t h w -> b c t (h w)"), 3, index)
+    out = rearrange(out, "b c t (h w) -> b c t h w", h=h) * rearrange(valid, "b h w -> b 1 1 h w").to(x.dtype)
+    return out
+
+
+def random_offsets(batch: int, size: int, fraction: float, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integer offsets (B,), (B,) uniform in [-fraction * size, fraction * size]."""
+    limit = int(round(fraction * size))
+    return tuple(torch.randint(-limit, limit + 1, (batch,), generator=rng) for _ in range(2))
+
+
+def shift_foreground(out: GeneratorOutput, fraction: float, rng: torch.Generator) -> GeneratorOutput:
+    """Eq. 1 recomposed with foreground and mask shifted by one random offset per clip."""
+    dx, dy = random_offsets(out.mask.shape[0], out.mask.shape[-1], fraction, rng)
+    mask, foreground = translate(out.mask, dx, dy), translate(out.foreground, dx, dy)
+    video = mask * foreground + (1 - mask) * rearrange(out.background, "b c h w -> b c 1 h w")
+    return GeneratorOutput(video=video, foreground=foreground, background=out.background, mask=mask)
+
+
+@dataclass
+class Geometry:
+    """The geometric part of one DiffAugment draw: per-clip translation and cutout box."""
+
+    dx: torch.Tensor | None = None  # (B,) integer pixels
+    dy: torch.Tensor | None = None
+    keep: torch.Tensor | None = None  # (B, 1, 1, H, W) 0 inside the cutout, 1 elsewhere
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """The same translation and cutout on any (B, C, T, H, W) map (0 moves in from the border)."""
+        if self.dx is not None:
+            x = translate(x, self.dx, self.dy)
+        if self.keep is not None:
+            x = x * self.keep.to(x)
+        return x
+
+
+class DiffAugment:
+    """``policy`` a comma-separated subset of 'color', 'translation', 'cutout' (Zhao et al.'s settings:
+    brightness +-0.5, saturation x[0, 2], contrast x[0.5, 1.5], translation 1/8, cutout 1/2 of the side)."""
+
+    def __init__(self, policy: str, translation: float = 0.125, cutout: float = 0.5):
+        self.policy = tuple(filter(None, policy.split(",")))
+        self.translation, self.cutout = translation, cutout
+
+    def __bool__(self) -> bool:
+        return bool(self.policy)
+
+    def draw(self, x: torch.Tensor, rng: torch.Generator) -> tuple[dict, Geometry]:
+        """Random parameters for a batch (B, C, T, H, W): colour factors and the geometry."""
+        b, _, _, h, w = x.shape
+        colour = {}
+        if "color" in self.policy:
+            colour = {k: torch.rand(b, generator=rng).view(b, 1, 1, 1, 1) for k in ("bright", "sat", "contrast")}
+        geometry = Geometry()
+        if "translation" in self.policy:
+            geometry.dx, geometry.dy = random_offsets(b, w, self.translation, rng)
+        if "cutout" in self.policy:
+            side = int(round(self.cutout * h))
+            cy = torch.randint(0, h + (1 - side % 2), (b,), generator=rng)
+            cx = torch.randint(0, w + (1 - side % 2), (b,), generator=rng)
+            ys, xs = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+            inside = ((ys - cy.view(b, 1, 1)).abs() <= side // 2) & ((xs - cx.view(b, 1, 1)).abs() <= side // 2)
+            geometry.keep = rearrange((~inside).float(), "b h w -> b 1 1 h w")
+        return colour, geometry
+
+    def __call__(self, x: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, Geometry]:
+        """Augmented clips in [-1, 1]-ish (B, 3, T, H, W) and the geometry to apply to their targets."""
+        colour, geometry = self.draw(x, rng)
+        if colour:
+            c = {k: v.to(x) for k, v in colour.items()}
+            x = x + (c["bright"] - 0.5)
+            mean = x.mean(dim=1, keepdim=True)
+            x = (x - mean) * (c["sat"] * 2) + mean
+            mean = x.mean(dim=(1, 2, 3, 4), keepdim=True)
+            x = (x - mean) * (c["contrast"] + 0.5) + mean
+        return geometry.apply(x), geometry

@@ -126,3 +126,93 @@ def test_cli_evaluate_folders(tmp_path, capsys):
     _write(tmp_path / "short", "car", pred[:4])
     with pytest.raises(DataError, match="'car'"):
         evaluate_folders(tmp_path / "gt", tmp_path / "short")
+
+
+def test_semi_supervised_never_reads_the_first_and_last_prediction_frames(tmp_path):
+    gt = np.stack([square(left=10 + t) for t in range(5)])
+    pred = gt.copy()
+    pred[0] = 2 * square(left=30)  # a spurious id 2 on the annotated frame, as semi-supervised methods write it
+    pred[-1] = 3 * square(left=40)
+    assert evaluate_sequence(gt, pred, "s")["s_1"]["J-Mean"] == 1.0
+    _write(tmp_path / "gt", "s", gt)
+    _write(tmp_path / "pred", "s", pred)
+    assert evaluate_folders(tmp_path / "gt", tmp_path / "pred")["global"]["J-Mean"] == 1.0
+    # the first and last prediction frames may be missing, of another size, or extra frames may follow
+    (tmp_path / "pred" / "s" / "00000.png").unlink()
+    write_indexed_png(tmp_path / "pred" / "s" / "00004.png", np.zeros((7, 9), np.uint8))
+    write_indexed_png(tmp_path / "pred" / "s" / "00009.png", 5 * square())
+    assert evaluate_folders(tmp_path / "gt", tmp_path / "pred")["global"]["J-Mean"] == 1.0
+
+
+def test_semi_supervised_errors_where_the_official_code_aborts(tmp_path):
+    gt = np.stack([square(left=10 + t) for t in range(5)])
+    pred = gt.copy()
+    pred[2] = 2 * square(left=30)  # an id above the first frame's object count on a scored frame
+    with pytest.raises(DataError, match="frame 2 of the prediction has object id 2"):
+        evaluate_sequence(gt, pred, "s")
+    _write(tmp_path / "gt", "s", gt)
+    _write(tmp_path / "pred", "s", np.delete(gt, 3, axis=0))  # frame 00003 missing, later frames renumbered
+    (tmp_path / "pred" / "s" / "00003.png").unlink()
+    with pytest.raises(DataError, match="frame '00003'"):
+        evaluate_folders(tmp_path / "gt", tmp_path / "pred")
+    write_indexed_png(tmp_path / "pred" / "s" / "00003.png", np.zeros((32, 32), np.uint8))
+    with pytest.raises(DataError, match="00003.png is \\(32, 32\\)"):
+        evaluate_folders(tmp_path / "gt", tmp_path / "pred")
+
+
+def unsupervised_scene():
+    """Two objects over 4 frames: a at left 10, b at left 40 (ids 1 and 2)."""
+    a, b = square(left=10), square(left=40)
+    return np.stack([a + 2 * b] * 4)
+
+
+def test_unsupervised_matches_swapped_ids():
+    gt = unsupervised_scene()
+    swapped = np.where(gt == 1, 2, np.where(gt == 2, 1, 0)).astype(np.uint8)
+    res = evaluate_arrays({"v": gt}, {"v": swapped}, task="unsupervised")
+    assert res["global"]["J-Mean"] == 1.0 and res["global"]["F-Mean"] == 1.0
+    semi = evaluate_arrays({"v": gt}, {"v": swapped})  # without matching, both objects are missed
+    assert semi["global"]["J-Mean"] == 0.0
+
+
+def test_unsupervised_missing_object_and_extra_proposals():
+    gt = unsupervised_scene()
+    only_a = (gt == 1).astype(np.uint8)
+    res = evaluate_arrays({"v": gt}, {"v": only_a}, task="unsupervised")
+    assert res["per_sequence"]["v_1"]["J-Mean"] == 1.0 and res["per_sequence"]["v_2"]["J-Mean"] == 0.0
+    # three proposals for two objects: noise (id 1), exactly b (id 2), the left half of a (id 3)
+    pred = np.zeros_like(gt)
+    pred[:, 0:3, 0:3] = 1
+    pred[gt == 2] = 2
+    pred[:, 10:20, 10:15] = 3
+    res = evaluate_arrays({"v": gt}, {"v": pred}, task="unsupervised")
+    assert res["per_sequence"]["v_1"]["J-Mean"] == pytest.approx(0.5)  # a -> id 3 (J 0.5 beats the noise's 0)
+    assert res["per_sequence"]["v_2"]["J-Mean"] == 1.0  # b -> id 2
+    with pytest.raises(DataError, match="at most 20"):
+        evaluate_arrays({"v": gt}, {"v": np.full_like(gt, 21)}, task="unsupervised")
+
+
+def test_unsupervised_leaves_void_pixels_out():
+    gt = np.stack([square(left=10)] * 3)
+    gt[:, 10:20, 15:20] = 255  # the right half of the object is void
+    pred = np.stack([square(left=10)] * 3)
+    pred[:, 10:15, 15:20] = 0  # the prediction differs from the object only inside the void region
+    assert evaluate_arrays({"v": gt}, {"v": pred}, task="unsupervised")["global"]["J-Mean"] == 1.0
+    assert evaluate_arrays({"v": gt}, {"v": pred})["global"]["J-Mean"] < 1.0  # semi: void is background
+
+
+def test_cli_evaluate_task_option(tmp_path, capsys):
+    gt = unsupervised_scene()
+    _write(tmp_path / "gt", "v", gt)
+    _write(tmp_path / "pred", "v", np.where(gt == 1, 2, np.where(gt == 2, 1, 0)).astype(np.uint8))
+    args = [
+        "evaluate",
+        "--gt",
+        str(tmp_path / "gt"),
+        "--pred",
+        str(tmp_path / "pred"),
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    assert main([*args, "--task", "unsupervised", "--workers", "1"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["global"]["J-Mean"] == 1.0

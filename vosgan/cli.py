@@ -101,7 +101,7 @@ def _segment(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from vosgan.metrics.evaluate import evaluate_folders, format_table, write_json
 
-    results = evaluate_folders(args.gt, args.pred, binary=args.binary)
+    results = evaluate_folders(args.gt, args.pred, binary=args.binary, task=args.task, workers=args.workers)
     if args.json:
         write_json(results, args.json)
     print(format_table(results))
@@ -209,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred", required=True, help="folder of <seq>/<frame>.png")
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--binary", action="store_true", help="merge all object ids into one foreground (DAVIS 2016)")
+    p.add_argument(
+        "--task",
+        default="semi-supervised",
+        choices=("semi-supervised", "unsupervised"),
+        help="DAVIS 2017 protocol: semi-supervised (first and last frames not scored) or unsupervised "
+        "(every frame; objects matched to predicted ids by the Hungarian algorithm)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="processes, one sequence each (default: one per core)")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("finetune", help="train the segmenter on ground-truth masks (or from scratch: the baseline)")

@@ -1,52 +1,107 @@
-"""DAVIS-style evaluation of whole sequences and of two DAVIS-layout folders of indexed PNGs."""
+"""DAVIS-style evaluation of whole sequences and of two DAVIS-layout folders of indexed PNGs.
+
+Two protocols, as the official ``davis2017-evaluation`` code runs them:
+
+- ``semi-supervised`` (default): the first and last frames are never read or scored (frame 0 carries
+  the given annotation); the objects are ids 1..N, N the largest id of the first ground-truth frame;
+  a predicted id above N on a scored frame is an error; void pixels (255) count as background.
+- ``unsupervised``: every frame is scored, void pixels are left out of J and F, and each ground-truth
+  object is matched to one predicted id (at most 20) by the Hungarian algorithm on mean (J + F) / 2.
+
+Global figures average over objects, not sequences. Folders are evaluated one sequence per process,
+each PNG decoded once.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from vosgan.data.io import DataError, read_mask
 from vosgan.metrics.davis import VOID, boundary_f, jaccard, object_masks, statistics
 
 GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+TASKS = ("semi-supervised", "unsupervised")
+MAX_PROPOSALS = 20  # the official unsupervised mode's limit on predicted ids per sequence
 
 
-def evaluate_sequence(gt: np.ndarray, pred: np.ndarray, name: str = "sequence", binary: bool = False) -> dict:
-    """Per-object figures of one sequence: ids (T, H, W) uint8 ground truth and prediction.
+def scored_frames(count: int, task: str) -> slice:
+    """The frames a protocol scores: all but the first and last (semi-supervised), or all."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    return slice(1, count - 1) if task == "semi-supervised" else slice(0, count)
 
-    Returns ``{"<name>_<k>": {"J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"}}``.
+
+def _figures(j: np.ndarray, f: np.ndarray) -> dict[str, float]:
+    j_m, j_o, j_d = statistics(j)
+    f_m, f_o, f_d = statistics(f)
+    return {"J-Mean": j_m, "J-Recall": j_o, "J-Decay": j_d, "F-Mean": f_m, "F-Recall": f_o, "F-Decay": f_d}
+
+
+def evaluate_sequence(
+    gt: np.ndarray, pred: np.ndarray, name: str = "sequence", binary: bool = False, task: str = "semi-supervised"
+) -> dict:
+    """Per-object figures of one sequence: ids (T, H, W) uint8 ground truth (255 = void) and prediction.
+
+    ``pred`` may hold only the scored frames (T - 2 in semi-supervised mode) or all T; only the scored
+    frames are checked and read. Returns ``{"<name>_<k>": {"J-Mean", ..., "F-Decay"}}``.
     """
-    if gt.shape != pred.shape:
-        raise DataError(f"sequence {name!r}: ground truth {gt.shape} and prediction {pred.shape} differ (frames, H, W)")
-    if len(gt) < 3:
+    scored = scored_frames(len(gt), task)
+    if len(gt) < 3 and task == "semi-supervised":
         raise DataError(
-            f"sequence {name!r} has {len(gt)} frames; DAVIS scoring drops the first and last, so 3 are needed"
+            f"sequence {name!r} has {len(gt)} frames; semi-supervised scoring drops the first and last, so 3 are needed"
         )
-    gt = np.where(gt == VOID, 0, gt)
+    if len(pred) == len(gt):
+        pred = pred[scored]
+    gt_scored = gt[scored]
+    if pred.shape != gt_scored.shape:
+        raise DataError(
+            f"sequence {name!r}: the scored frames of ground truth {gt_scored.shape} and prediction {pred.shape} "
+            "differ (frames, H, W)"
+        )
+    void = gt_scored == VOID
+    first = np.where(gt[0] == VOID, 0, gt[0])
+    gt_scored = np.where(void, 0, gt_scored)
     if binary:
-        gt, pred = (gt > 0).astype(np.uint8), (pred > 0).astype(np.uint8)
-    count = int(gt[0].max())
-    if int(pred.max()) > max(count, 1):
-        raise DataError(
-            f"sequence {name!r}: prediction has object id {int(pred.max())} but the ground truth has {count}"
-        )
-    gt_obj, pred_obj = object_masks(gt[1:-1], count), object_masks(pred[1:-1], count)
-    out = {}
-    for k in range(count):
-        j_m, j_o, j_d = statistics(jaccard(gt_obj[k], pred_obj[k]))
-        f_m, f_o, f_d = statistics(boundary_f(gt_obj[k], pred_obj[k]))
-        out[f"{name}_{k + 1}"] = {
-            "J-Mean": j_m,
-            "J-Recall": j_o,
-            "J-Decay": j_d,
-            "F-Mean": f_m,
-            "F-Recall": f_o,
-            "F-Decay": f_d,
+        first, gt_scored, pred = first > 0, (gt_scored > 0).astype(np.uint8), (pred > 0).astype(np.uint8)
+    count = int(first.max())
+    if task == "semi-supervised":
+        top = int(pred.max())
+        if top > max(count, 1):
+            frame = int(np.argmax(pred.reshape(len(pred), -1).max(axis=1) == top)) + scored.start
+            raise DataError(
+                f"sequence {name!r}: frame {frame} of the prediction has object id {top} but the first ground-truth "
+                f"frame has {count} object(s) (ids above that are an error in the official code; pass --binary to "
+                "score one foreground, or --task unsupervised to match ids to objects)"
+            )
+        gt_obj, pred_obj = object_masks(gt_scored, count), object_masks(pred, count)
+        return {
+            f"{name}_{k + 1}": _figures(jaccard(gt_obj[k], pred_obj[k]), boundary_f(gt_obj[k], pred_obj[k]))
+            for k in range(count)
         }
-    return out
+    return _match_unsupervised(gt_scored, pred, void, count, name)
+
+
+def _match_unsupervised(gt: np.ndarray, pred: np.ndarray, void: np.ndarray, count: int, name: str) -> dict:
+    """Each of ``count`` ground-truth objects scored against the predicted id the Hungarian algorithm
+    assigns it on mean (J + F) / 2 (missing ids are empty masks)."""
+    proposals = int(pred.max())
+    if proposals > MAX_PROPOSALS:
+        raise DataError(
+            f"sequence {name!r}: the prediction has id {proposals}; the unsupervised protocol allows at most "
+            f"{MAX_PROPOSALS} proposals per sequence"
+        )
+    gt_obj, pred_obj = object_masks(gt, count), object_masks(pred, max(proposals, count))
+    j = np.array([[jaccard(g, p, void) for g in gt_obj] for p in pred_obj])  # (proposals, objects, T)
+    f = np.array([[boundary_f(g, p, void=void) for g in gt_obj] for p in pred_obj])
+    rows, cols = linear_sum_assignment(-(j.mean(axis=2) + f.mean(axis=2)) / 2)
+    chosen = dict(zip(cols, rows))
+    return {f"{name}_{k + 1}": _figures(j[chosen[k], k], f[chosen[k], k]) for k in range(count)}
 
 
 def summarize(per_object: dict[str, dict]) -> dict:
@@ -60,14 +115,16 @@ def summarize(per_object: dict[str, dict]) -> dict:
     return {"global": {k: glob[k] for k in GLOBAL_KEYS}, "per_sequence": per_object}
 
 
-def evaluate_arrays(gt: dict[str, np.ndarray], pred: dict[str, np.ndarray], binary: bool = False) -> dict:
+def evaluate_arrays(
+    gt: dict[str, np.ndarray], pred: dict[str, np.ndarray], binary: bool = False, task: str = "semi-supervised"
+) -> dict:
     """Evaluate in memory: dicts of sequence name -> ids (T, H, W)."""
     missing = sorted(set(gt) - set(pred))
     if missing:
         raise DataError(f"no prediction for sequences {missing}")
     per_object = {}
     for name in sorted(gt):
-        per_object.update(evaluate_sequence(gt[name], pred[name], name, binary))
+        per_object.update(evaluate_sequence(gt[name], pred[name], name, binary, task))
     return summarize(per_object)
 
 
@@ -79,36 +136,81 @@ def _annotation_root(root: Path) -> Path:
     return root
 
 
-def read_sequence_masks(folder: Path) -> tuple[list[str], np.ndarray]:
-    paths = sorted(folder.glob("*.png"))
-    if not paths:
-        raise DataError(f"no PNG masks in {folder}")
-    masks = [read_mask(p) for p in paths]
-    if len({m.shape for m in masks}) != 1:
-        raise DataError(f"masks in {folder} differ in size")
-    return [p.stem for p in paths], np.stack(masks)
+def read_sequence_masks(folder: Path, names: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+    """The masks of ``folder`` (or only the frames ``names``, without extension) as ids (N, H, W)."""
+    if names is None:
+        names = sorted(p.stem for p in folder.glob("*.png"))
+        if not names:
+            raise DataError(f"no PNG masks in {folder}")
+    masks = []
+    for stem in names:
+        path = folder / f"{stem}.png"
+        if not path.is_file():
+            raise DataError(f"no mask for frame {stem!r}: expected {path} (a scored ground-truth frame)")
+        masks.append(read_mask(path))
+        if masks[-1].shape != masks[0].shape:
+            raise DataError(
+                f"{path} is {masks[-1].shape[::-1]} (W, H) but {folder / names[0]}.png is {masks[0].shape[::-1]}"
+            )
+    return names, np.stack(masks)
+
+
+def _evaluate_folder_pair(job: tuple[str, Path, Path, bool, str]) -> dict:
+    """One sequence: read the ground truth the protocol needs and the prediction's scored frames."""
+    name, gt_dir, pred_dir, binary, task = job
+    gt_names = sorted(p.stem for p in gt_dir.glob("*.png"))
+    if not gt_names:
+        raise DataError(f"no PNG masks in {gt_dir}")
+    if not pred_dir.is_dir():
+        raise DataError(f"no predictions for sequence {name!r}: expected folder {pred_dir}")
+    scored = gt_names[scored_frames(len(gt_names), task)]
+    # The first ground-truth frame names the objects; semi-supervised mode never reads the last one.
+    needed = gt_names[:1] + scored if task == "semi-supervised" else gt_names
+    _, gt = read_sequence_masks(gt_dir, needed)
+    try:
+        _, pred = read_sequence_masks(pred_dir, scored)
+    except DataError as err:
+        raise DataError(f"sequence {name!r}: {err}") from None
+    if pred.shape[1:] != gt.shape[1:]:
+        raise DataError(
+            f"sequence {name!r}: predicted masks are {pred.shape[2:0:-1]} (W, H) but the ground truth is "
+            f"{gt.shape[2:0:-1]}; resize the predictions to the annotations' size"
+        )
+    if task == "semi-supervised":
+        gt = np.concatenate([gt, gt[-1:]])  # a stand-in last frame: never scored
+    return evaluate_sequence(gt, pred, name, binary, task)
 
 
 def evaluate_folders(
-    gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, binary: bool = False, sequences: list[str] | None = None
+    gt_dir: str | os.PathLike,
+    pred_dir: str | os.PathLike,
+    binary: bool = False,
+    sequences: list[str] | None = None,
+    task: str = "semi-supervised",
+    workers: int | None = None,
 ) -> dict:
-    """Evaluate every ground-truth sequence (or ``sequences``) against ``pred_dir/<seq>/<frame>.png``."""
+    """Evaluate every ground-truth sequence (or ``sequences``) against ``pred_dir/<seq>/<frame>.png``.
+
+    Prediction frames that the protocol does not score are neither read nor required. ``workers``
+    processes (default: one per core) take one sequence each.
+    """
+    scored_frames(3, task)  # validates the task name before any work
     gt_root, pred_root = _annotation_root(Path(gt_dir)), Path(pred_dir)
     if not gt_root.is_dir():
         raise DataError(f"ground-truth folder {gt_root} does not exist")
+    if not pred_root.is_dir():
+        raise DataError(f"prediction folder {pred_root} does not exist")
     names = sequences or sorted(p.name for p in gt_root.iterdir() if p.is_dir())
-    gt, pred = {}, {}
-    for name in names:
-        gt_frames, gt[name] = read_sequence_masks(gt_root / name)
-        if not (pred_root / name).is_dir():
-            raise DataError(f"no predictions for sequence {name!r}: expected folder {pred_root / name}")
-        pred_frames, pred[name] = read_sequence_masks(pred_root / name)
-        if gt_frames != pred_frames:
-            raise DataError(
-                f"sequence {name!r}: {len(pred_frames)} predicted frames do not match "
-                f"{len(gt_frames)} annotated frames by name (first: {pred_frames[:1]} vs {gt_frames[:1]})"
-            )
-    return evaluate_arrays(gt, pred, binary)
+    if not names:
+        raise DataError(f"no sequence folders in {gt_root}")
+    jobs = [(n, gt_root / n, pred_root / n, binary, task) for n in names]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_evaluate_folder_pair, jobs))
+    else:
+        results = [_evaluate_folder_pair(job) for job in jobs]
+    return summarize({k: v for r in results for k, v in r.items()})
 
 
 def format_table(results: dict) -> str:

@@ -216,3 +216,25 @@ def test_cli_evaluate_task_option(tmp_path, capsys):
     ]
     assert main([*args, "--task", "unsupervised", "--workers", "1"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["global"]["J-Mean"] == 1.0
+
+
+def test_cropped_frame_measures_equal_the_full_frame_definitions():
+    import cv2
+
+    from vosgan.metrics.davis import frame_measures
+
+    rng = np.random.default_rng(0)
+    for case in range(60):
+        h, w = (int(v) for v in rng.integers(6, 90, 2))
+        gt, pred = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+        for ids in (gt, pred):
+            for k in range(1, 4):
+                if rng.random() < 0.8:
+                    x, y, r = int(rng.integers(0, w)), int(rng.integers(0, h)), int(rng.integers(1, 25))
+                    cv2.circle(ids, (x, y), r, k, -1)
+        void = rng.random((h, w)) < 0.05 if case % 2 else None
+        pairs = [(g, p) for g in (1, 2, 3) for p in (1, 2, 3, 4)]
+        j, f = frame_measures(gt, pred, pairs, void)
+        for i, (g, p) in enumerate(pairs):
+            assert j[i] == pytest.approx(jaccard(gt == g, pred == p, void))
+            assert f[i] == pytest.approx(f_measure(gt == g, pred == p, void=void))

@@ -73,6 +73,19 @@ def _within(boundary: np.ndarray, radius: int) -> np.ndarray:
     return distance <= radius
 
 
+def _f_on_crop(gt: np.ndarray, pred: np.ndarray, radius: int) -> float:
+    """F of two boolean masks cropped to a box that holds both, grown by a pixel (see ``_box``)."""
+    gt_b, pred_b = boundary_map(gt), boundary_map(pred)
+    n_pred, n_gt = int(pred_b.sum()), int(gt_b.sum())
+    if n_pred == 0 and n_gt == 0:
+        return 1.0
+    if n_pred == 0 or n_gt == 0:
+        return 0.0  # precision 1 and recall 0, or the reverse
+    precision = (pred_b & _within(gt_b, radius)).sum() / n_pred
+    recall = (gt_b & _within(pred_b, radius)).sum() / n_gt
+    return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
+
+
 def f_measure(gt: np.ndarray, pred: np.ndarray, bound_th: float = BOUND_TH, void: np.ndarray | None = None) -> float:
     """Contour accuracy of one frame: F1 of boundary precision and recall within the tolerance.
 
@@ -84,19 +97,44 @@ def f_measure(gt: np.ndarray, pred: np.ndarray, bound_th: float = BOUND_TH, void
     box = _box(gt, pred)
     if box is None:  # both empty
         return 1.0
-    gt_b, pred_b = boundary_map(gt[box]), boundary_map(pred[box])
-    n_pred, n_gt = int(pred_b.sum()), int(gt_b.sum())
-    if n_pred == 0 and n_gt == 0:
-        precision = recall = 1.0
-    elif n_pred == 0:
-        precision, recall = 1.0, 0.0
-    elif n_gt == 0:
-        precision, recall = 0.0, 1.0
-    else:
-        radius = tolerance(gt.shape, bound_th)
-        precision = (pred_b & _within(gt_b, radius)).sum() / n_pred
-        recall = (gt_b & _within(pred_b, radius)).sum() / n_gt
-    return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
+    return _f_on_crop(gt[box], pred[box], tolerance(gt.shape, bound_th))
+
+
+def _id_box(ids: np.ndarray, k: int) -> tuple[slice, slice] | None:
+    """The bounding box (rows, columns) of id ``k`` in an id map (H, W) uint8, or None if absent."""
+    x, y, w, h = cv2.boundingRect(cv2.compare(ids, k, cv2.CMP_EQ))
+    return (slice(y, y + h), slice(x, x + w)) if w else None
+
+
+def frame_measures(
+    gt: np.ndarray, pred: np.ndarray, pairs, void: np.ndarray | None = None, bound_th: float = BOUND_TH
+) -> tuple[np.ndarray, np.ndarray]:
+    """J and F of each (ground-truth id, predicted id) pair on one frame of id maps (H, W).
+
+    Equal to ``jaccard`` and ``f_measure`` of the pair's binary masks, computed on the crop that holds
+    both objects (found for every id in one pass), so the cost follows the objects' size, not the frame's.
+    """
+    gt_boxes = {k: _id_box(gt, k) for k in {g for g, _ in pairs}}
+    pred_boxes = {k: _id_box(pred, k) for k in {p for _, p in pairs}}
+    radius = tolerance(gt.shape, bound_th)
+    h, w = gt.shape
+    j, f = np.ones(len(pairs)), np.ones(len(pairs))
+    for i, (g_id, p_id) in enumerate(pairs):
+        found = [b for b in (gt_boxes[g_id], pred_boxes[p_id]) if b is not None]
+        if not found:
+            continue  # both empty: J = F = 1
+        box = (
+            slice(max(min(b[0].start for b in found) - 1, 0), min(max(b[0].stop for b in found) + 1, h)),
+            slice(max(min(b[1].start for b in found) - 1, 0), min(max(b[1].stop for b in found) + 1, w)),
+        )
+        g, p = gt[box] == g_id, pred[box] == p_id
+        if void is not None:
+            keep = ~void[box]
+            g, p = g & keep, p & keep
+        inter, union = np.count_nonzero(g & p), np.count_nonzero(g | p)
+        j[i] = inter / union if union else 1.0
+        f[i] = _f_on_crop(g, p, radius)
+    return j, f
 
 
 def boundary_f(
@@ -120,8 +158,3 @@ def statistics(values: np.ndarray) -> tuple[float, float, float]:
     bins = [values[ids[i] : ids[i + 1] + 1] for i in range(4)]
     decay = float(np.nanmean(bins[0]) - np.nanmean(bins[3]))
     return mean, recall, decay
-
-
-def object_masks(ids: np.ndarray, count: int) -> np.ndarray:
-    """Id maps (T, H, W) -> binary masks (count, T, H, W) for objects 1..count."""
-    return ids[None] == np.arange(1, count + 1)[:, None, None, None]

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from vosgan.data.io import DataError, read_mask
-from vosgan.metrics.davis import VOID, boundary_f, jaccard, object_masks, statistics
+from vosgan.metrics.davis import VOID, frame_measures, statistics
 
 GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 TASKS = ("semi-supervised", "unsupervised")
@@ -64,12 +64,14 @@ def evaluate_sequence(
             f"sequence {name!r}: the scored frames of ground truth {gt_scored.shape} and prediction {pred.shape} "
             "differ (frames, H, W)"
         )
-    void = gt_scored == VOID
-    first = np.where(gt[0] == VOID, 0, gt[0])
-    gt_scored = np.where(void, 0, gt_scored)
+    # Void (255) is background: ids 1..count never match it, so only the object count and the
+    # binary merge need it removed; the unsupervised protocol also leaves it out of J and F.
+    void = gt_scored == VOID if task == "unsupervised" else None
+    count = int(np.where(gt[0] == VOID, 0, gt[0]).max())
     if binary:
-        first, gt_scored, pred = first > 0, (gt_scored > 0).astype(np.uint8), (pred > 0).astype(np.uint8)
-    count = int(first.max())
+        count = min(count, 1)
+        gt_scored = ((gt_scored > 0) & (gt_scored != VOID)).astype(np.uint8)
+        pred = (pred > 0).astype(np.uint8)
     if task == "semi-supervised":
         top = int(pred.max())
         if top > max(count, 1):
@@ -79,12 +81,18 @@ def evaluate_sequence(
                 f"frame has {count} object(s) (ids above that are an error in the official code; pass --binary to "
                 "score one foreground, or --task unsupervised to match ids to objects)"
             )
-        gt_obj, pred_obj = object_masks(gt_scored, count), object_masks(pred, count)
-        return {
-            f"{name}_{k + 1}": _figures(jaccard(gt_obj[k], pred_obj[k]), boundary_f(gt_obj[k], pred_obj[k]))
-            for k in range(count)
-        }
+        j, f = _per_frame(gt_scored, pred, [(k, k) for k in range(1, count + 1)])
+        return {f"{name}_{k + 1}": _figures(j[:, k], f[:, k]) for k in range(count)}
     return _match_unsupervised(gt_scored, pred, void, count, name)
+
+
+def _per_frame(gt: np.ndarray, pred: np.ndarray, pairs, void: np.ndarray | None = None):
+    """J and F (T, len(pairs)) of (ground-truth id, predicted id) pairs over frames (T, H, W)."""
+    if not pairs:
+        return np.zeros((len(gt), 0)), np.zeros((len(gt), 0))
+    voids = void if void is not None else [None] * len(gt)
+    rows = [frame_measures(g, p, pairs, v) for g, p, v in zip(gt, pred, voids)]
+    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
 
 
 def _match_unsupervised(gt: np.ndarray, pred: np.ndarray, void: np.ndarray, count: int, name: str) -> dict:
@@ -96,9 +104,9 @@ def _match_unsupervised(gt: np.ndarray, pred: np.ndarray, void: np.ndarray, coun
             f"sequence {name!r}: the prediction has id {proposals}; the unsupervised protocol allows at most "
             f"{MAX_PROPOSALS} proposals per sequence"
         )
-    gt_obj, pred_obj = object_masks(gt, count), object_masks(pred, max(proposals, count))
-    j = np.array([[jaccard(g, p, void) for g in gt_obj] for p in pred_obj])  # (proposals, objects, T)
-    f = np.array([[boundary_f(g, p, void=void) for g in gt_obj] for p in pred_obj])
+    ids = max(proposals, count)
+    pairs = [(k, p) for p in range(1, ids + 1) for k in range(1, count + 1)]
+    j, f = (x.T.reshape(ids, count, len(gt)) for x in _per_frame(gt, pred, pairs, void))  # (proposals, objects, T)
     rows, cols = linear_sum_assignment(-(j.mean(axis=2) + f.mean(axis=2)) / 2)
     chosen = dict(zip(cols, rows))
     return {f"{name}_{k + 1}": _figures(j[chosen[k], k], f[chosen[k], k]) for k in range(count)}

@@ -52,7 +52,9 @@ def write_fixture(root: Path, sequences: int = 10, frames: int = 60, size=(480, 
                     small = tuple(max(1, a - int(rng.integers(0, 8))) for a in ax)
                     cv2.ellipse(pred, (int(cx + shift[0]), int(cy + shift[1])), small, 15.0 * k, 0, 360, k + 1, -1)
             if rng.random() < 0.3:  # a stray blob labelled as one of the objects
-                cv2.circle(pred, tuple(int(v) for v in rng.uniform([0, 0], [w, h])), 12, int(rng.integers(1, objects + 1)), -1)
+                cv2.circle(
+                    pred, tuple(int(v) for v in rng.uniform([0, 0], [w, h])), 12, int(rng.integers(1, objects + 1)), -1
+                )
             if t == 0:
                 pred[:20, :20] = objects + 1  # a spurious id on the annotated frame: never read in semi mode
             for folder in ("Annotations", "Annotations_unsupervised"):
@@ -107,7 +109,9 @@ def main() -> None:
         root = Path(tmp)
         t0 = time.perf_counter()
         write_fixture(root, args.sequences, args.frames, seed=args.seed)
-        print(f"fixture: {args.sequences} sequences x {args.frames} frames at 854x480 ({time.perf_counter() - t0:.1f} s to write)")
+        print(
+            f"fixture: {args.sequences} sequences x {args.frames} frames at 854x480 ({time.perf_counter() - t0:.1f} s to write)"
+        )
         runners = {"vosgan evaluate": lambda: run_kit(root, args.task)}
         try:
             import vos_benchmark  # noqa: F401
@@ -129,7 +133,9 @@ def main() -> None:
             f = np.mean([v[1] for v in res.values()])
             same = set(res) == set(reference) and all(np.allclose(res[k], reference[k], atol=1e-9) for k in reference)
             speed = f"{seconds[name] / seconds['vosgan evaluate']:5.1f}x the kit's time"
-            print(f"{name:<32} {seconds[name]:7.2f} s  ({speed})  J {100 * j:.3f}  F {100 * f:.3f}  per-object identical: {same}")
+            print(
+                f"{name:<32} {seconds[name]:7.2f} s  ({speed})  J {100 * j:.3f}  F {100 * f:.3f}  per-object identical: {same}"
+            )
 
 
 if __name__ == "__main__":

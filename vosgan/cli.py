@@ -80,11 +80,12 @@ def _synth(args: argparse.Namespace) -> None:
 
 def _segment(args: argparse.Namespace) -> None:
     from vosgan.checkpoint import load_models
+    from vosgan.data.io import DataError
     from vosgan.device import resolve_device
     from vosgan.segment import segment_path
 
     cfg, _, discriminator = load_models(args.checkpoint, resolve_device(args.device))
-    names = segment_path(
+    report = segment_path(
         discriminator,
         cfg,
         args.input,
@@ -94,8 +95,15 @@ def _segment(args: argparse.Namespace) -> None:
         args.soft,
         args.flow,
         not args.no_progress,
+        overwrite=args.overwrite,
     )
-    print(f"segmented {len(names)} sequence(s) into {args.out}")
+    print(f"segmented {len(report.written)} sequence(s) into {args.out}")
+    if report.failed:
+        for name, reason in report.failed.items():
+            print(f"vosgan segment: skipped {name}: {reason}", file=sys.stderr)
+        raise DataError(
+            f"{len(report.failed)} of {len(report.failed) + len(report.written)} sequence(s) could not be read"
+        )
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -196,8 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--input", required=True, help="a video file, a frame folder, a folder of videos, or a DAVIS root")
     p.add_argument("--out", required=True)
-    p.add_argument("--batch-size", type=int, default=8, help="shots per forward pass")
-    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--batch-size", type=int, default=16, help="shots per forward pass (taken across sequences)")
+    p.add_argument("--threshold", type=float, default=0.5, help="foreground probability threshold, in (0, 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace masks already in --out (never the input's)")
     p.add_argument("--soft", action="store_true", help="also save probability maps (_soft/<seq>.npy)")
     p.add_argument("--flow", action="store_true", help="also save the predicted flow (_flow/<seq>.npy)")
     p.add_argument("--no-progress", action="store_true")
@@ -248,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError, RuntimeError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
         print(f"vosgan {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -9,9 +9,11 @@ evaluates. Writes DAVIS-layout masks; optionally the soft maps and the predicted
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from einops import rearrange
@@ -20,7 +22,7 @@ from tqdm.auto import tqdm
 from vosgan.config import VOSGANConfig
 from vosgan.data.clips import cut_shots, resize_frames, to_tensor, upsample_maps
 from vosgan.data.flow import target_to_flow
-from vosgan.data.io import write_indexed_png
+from vosgan.data.io import DataError, write_indexed_png
 from vosgan.data.readers import Sequence, read_davis, read_folder
 from vosgan.device import autocast
 from vosgan.models import Discriminator
@@ -38,7 +40,42 @@ class Segmentation:
         return (self.probabilities > threshold).astype(np.uint8)
 
 
+def prepare_shots(frames: np.ndarray, cfg: VOSGANConfig) -> torch.Tensor:
+    """RGB uint8 frames (N, H, W, 3) -> shots (S, 3, T, S_px, S_px) in [-1, 1] at the preset's size."""
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected RGB frames (N, H, W, 3), got shape {frames.shape}")
+    shots, _ = cut_shots(resize_frames(frames, cfg.size), cfg.frames)
+    return torch.stack([to_tensor(s) for s in shots])
+
+
 @torch.no_grad()
+def dense_maps(
+    discriminator: Discriminator, shots: torch.Tensor, with_flow: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The motion stream on shots (S, 3, T, h, w): foreground probabilities (S, 1, T, h, w) and, when
+    asked for, flow in the [0, 1] target range (S, 2, T, h, w), both on the CPU."""
+    device = next(discriminator.parameters()).device
+    discriminator.eval()
+    with autocast(device):
+        dense = discriminator.dense(shots.to(device)).float()
+    return torch.sigmoid(dense[:, :1]).cpu(), torch.sigmoid(dense[:, 1:]).cpu() if with_flow else None
+
+
+def assemble(
+    cfg: VOSGANConfig, seg: torch.Tensor, flow: torch.Tensor | None, n: int, height: int, width: int
+) -> Segmentation:
+    """Shots' maps back to one timeline of ``n`` frames, rescaled to (height, width)."""
+    seg = rearrange(seg, "s c t h w -> c (s t) h w")[:, :n]
+    probabilities = upsample_maps(seg, height, width)[0].clamp(0, 1).numpy()
+    out_flow = None
+    if flow is not None:
+        pixels = target_to_flow(rearrange(flow, "s c t h w -> c (s t) h w")[:, :n], cfg.loss.flow_max_fraction)
+        pixels = upsample_maps(pixels, height, width)
+        scale = torch.tensor([width / cfg.size, height / cfg.size]).reshape(2, 1, 1, 1)
+        out_flow = rearrange(pixels * scale, "c t h w -> t h w c").numpy()
+    return Segmentation(probabilities.astype(np.float32), out_flow)
+
+
 def segment_frames(
     discriminator: Discriminator,
     cfg: VOSGANConfig,
@@ -47,32 +84,11 @@ def segment_frames(
     with_flow: bool = False,
 ) -> Segmentation:
     """Segment RGB uint8 frames (N, H, W, 3) of one video."""
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"expected RGB frames (N, H, W, 3), got shape {frames.shape}")
-    n, height, width = frames.shape[:3]
-    device = next(discriminator.parameters()).device
-    shots, _ = cut_shots(resize_frames(frames, cfg.size), cfg.frames)
-    seg, flow = [], []
-    discriminator.eval()
-    for start in range(0, len(shots), batch_size):
-        video = torch.stack([to_tensor(s) for s in shots[start : start + batch_size]]).to(device)
-        with autocast(device):
-            dense = discriminator.dense(video).float()
-        seg.append(torch.sigmoid(dense[:, :1]).cpu())
-        if with_flow:
-            flow.append(torch.sigmoid(dense[:, 1:]).cpu())
-    # Shots back to one timeline, trimmed to the real frames, rescaled to the original size.
-    seg = rearrange(torch.cat(seg), "s c t h w -> c (s t) h w")[:, :n]
-    probabilities = upsample_maps(seg, height, width)[0].clamp(0, 1).numpy()
-    out_flow = None
-    if with_flow:
-        pixels = target_to_flow(
-            rearrange(torch.cat(flow), "s c t h w -> c (s t) h w")[:, :n], cfg.loss.flow_max_fraction
-        )
-        pixels = upsample_maps(pixels, height, width)
-        scale = torch.tensor([width / cfg.size, height / cfg.size]).reshape(2, 1, 1, 1)
-        out_flow = rearrange(pixels * scale, "c t h w -> t h w c").numpy()
-    return Segmentation(probabilities.astype(np.float32), out_flow)
+    shots = prepare_shots(frames, cfg)
+    maps = [dense_maps(discriminator, shots[i : i + batch_size], with_flow) for i in range(0, len(shots), batch_size)]
+    seg = torch.cat([m[0] for m in maps])
+    flow = torch.cat([m[1] for m in maps]) if with_flow else None
+    return assemble(cfg, seg, flow, *frames.shape[:3])
 
 
 def input_sequences(path: str | os.PathLike) -> list[Sequence]:
@@ -96,22 +112,123 @@ def write_segmentation(out: Path, name: str, result: Segmentation, threshold: fl
         np.save(out / "_flow" / f"{name}.npy", result.flow.astype(np.float16))
 
 
+@dataclass
+class SegmentReport:
+    """What ``segment_path`` did: sequences written, and those that failed with the reason."""
+
+    written: list[str]
+    failed: dict[str, str]
+
+
+def check_output(out: Path, input_path: Path, names: list[str], overwrite: bool) -> None:
+    """Refuse, before any work, an output that would destroy data: the input's annotations, the
+    input folder itself, or earlier results (unless ``overwrite``); and an output that cannot be written."""
+    out_r = out.resolve()
+    source = input_path.resolve()
+    protected = [source] if source.is_dir() else []
+    if source.is_dir():
+        protected += [p.resolve() for p in source.glob("Annotations*") if p.is_dir()]
+    for p in protected:
+        if out_r == p or p in out_r.parents:
+            raise FileExistsError(
+                f"--out {out} is inside the input {p}: masks would be written over the input's own frames or "
+                "annotations; choose a folder outside it"
+            )
+    taken = [n for n in names if (out / n).is_dir() and any((out / n).glob("*.png"))]
+    if taken and not overwrite:
+        shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+        raise FileExistsError(
+            f"{out} already holds masks for {len(taken)} sequence(s) ({shown}); pass --overwrite to replace them, "
+            "or choose an empty --out"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".vosgan-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OSError(f"cannot write to --out {out}: {err.strerror or err}") from None
+
+
 def segment_path(
     discriminator: Discriminator,
     cfg: VOSGANConfig,
     input_path: str | os.PathLike,
     out: str | os.PathLike,
-    batch_size: int = 8,
+    batch_size: int = 16,
     threshold: float = 0.5,
     soft: bool = False,
     with_flow: bool = False,
     progress: bool = True,
-) -> list[str]:
-    """Segment every sequence under ``input_path`` into ``out`` (DAVIS layout); returns the names."""
-    out = Path(out)
-    names = []
-    for seq in tqdm(input_sequences(input_path), desc="segmenting", disable=not progress):
-        result = segment_frames(discriminator, cfg, seq.read_frames(), batch_size, with_flow)
-        write_segmentation(out, seq.name, result, threshold, soft)
-        names.append(seq.name)
-    return names
+    overwrite: bool = False,
+) -> SegmentReport:
+    """Segment every sequence under ``input_path`` into ``out`` (DAVIS layout).
+
+    A pipeline: the next sequence is decoded in a thread while the network runs on batches of shots
+    taken across sequences, and finished sequences are written by two more threads. A sequence that
+    cannot be read is skipped and reported in ``SegmentReport.failed``; the others are still written.
+    """
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"--threshold must be in (0, 1), got {threshold}")
+    out, input_path = Path(out), Path(input_path)
+    sequences = input_sequences(input_path)
+    check_output(out, input_path, [s.name for s in sequences], overwrite)
+    report = SegmentReport([], {})
+    bar = tqdm(total=len(sequences), desc="segmenting", disable=not progress)
+
+    def read(seq: Sequence):
+        try:
+            frames = seq.read_frames()
+            return frames, prepare_shots(frames, cfg)
+        except (DataError, OSError, ValueError, cv2.error) as err:
+            return err, None
+
+    def write(name: str, seg: torch.Tensor, flow: torch.Tensor | None, shape: tuple[int, int, int]) -> str:
+        result = assemble(cfg, seg, flow, *shape)
+        for stale in (out / name).glob("*.png") if overwrite else ():
+            stale.unlink()
+        write_segmentation(out, name, result, threshold, soft)
+        return name
+
+    with ThreadPoolExecutor(2, "vosgan-read") as reader, ThreadPoolExecutor(2, "vosgan-write") as writer:
+        ahead = 4  # sequences decoded ahead of the network
+        reads = [reader.submit(read, seq) for seq in sequences[:ahead]]
+        pending: list[tuple[int, torch.Tensor]] = []  # (sequence index, shot) waiting for the network
+        done: dict[int, list] = {}  # sequence index -> [frames shape, shots expected, seg list, flow list]
+        writes = []
+
+        def run_batch(shots: list[tuple[int, torch.Tensor]]) -> None:
+            seg, flow = dense_maps(discriminator, torch.stack([s for _, s in shots]), with_flow)
+            for k, (i, _) in enumerate(shots):
+                entry = done[i]
+                entry[2].append(seg[k : k + 1])
+                if flow is not None:
+                    entry[3].append(flow[k : k + 1])
+                if len(entry[2]) == entry[1]:
+                    flow_i = torch.cat(entry[3]) if flow is not None else None
+                    writes.append(writer.submit(write, sequences[i].name, torch.cat(entry[2]), flow_i, entry[0]))
+                    del done[i]
+
+        for i, seq in enumerate(sequences):
+            frames, shots = reads[i].result()
+            if i + ahead < len(sequences):
+                reads.append(reader.submit(read, sequences[i + ahead]))
+            reads[i] = None
+            if shots is None:
+                report.failed[seq.name] = str(frames)
+                bar.update(1)
+                continue
+            done[i] = [frames.shape[:3], len(shots), [], []]
+            pending += [(i, s) for s in shots]
+            while len(pending) >= batch_size:
+                run_batch(pending[:batch_size])
+                pending = pending[batch_size:]
+        if pending:
+            run_batch(pending)
+        for w in writes:
+            report.written.append(w.result())
+            bar.update(1)
+    bar.close()
+    return report

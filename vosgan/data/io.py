@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,8 @@ class DataError(ValueError):
     """Missing or malformed data; the message names the path and what was expected."""
 
 
-def davis_palette() -> list[int]:
+@lru_cache(maxsize=1)
+def davis_palette() -> tuple[int, ...]:
     """The DAVIS colour palette (the PASCAL VOC bit-interleaved map), 256 RGB triples flattened."""
     palette = []
     for i in range(256):
@@ -30,7 +32,7 @@ def davis_palette() -> list[int]:
             b |= ((c >> 2) & 1) << (7 - j)
             c >>= 3
         palette += [r, g, b]
-    return palette
+    return tuple(palette)
 
 
 def write_indexed_png(path: str | os.PathLike, ids: np.ndarray) -> None:

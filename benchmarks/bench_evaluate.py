@@ -109,9 +109,8 @@ def main() -> None:
         root = Path(tmp)
         t0 = time.perf_counter()
         write_fixture(root, args.sequences, args.frames, seed=args.seed)
-        print(
-            f"fixture: {args.sequences} sequences x {args.frames} frames at 854x480 ({time.perf_counter() - t0:.1f} s to write)"
-        )
+        took = time.perf_counter() - t0
+        print(f"fixture: {args.sequences} sequences x {args.frames} frames at 854x480 ({took:.1f} s to write)")
         runners = {"vosgan evaluate": lambda: run_kit(root, args.task)}
         try:
             import vos_benchmark  # noqa: F401
@@ -133,9 +132,8 @@ def main() -> None:
             f = np.mean([v[1] for v in res.values()])
             same = set(res) == set(reference) and all(np.allclose(res[k], reference[k], atol=1e-9) for k in reference)
             speed = f"{seconds[name] / seconds['vosgan evaluate']:5.1f}x the kit's time"
-            print(
-                f"{name:<32} {seconds[name]:7.2f} s  ({speed})  J {100 * j:.3f}  F {100 * f:.3f}  per-object identical: {same}"
-            )
+            scores = f"J {100 * j:.3f}  F {100 * f:.3f}  per-object identical: {same}"
+            print(f"{name:<32} {seconds[name]:7.2f} s  ({speed})  {scores}")
 
 
 if __name__ == "__main__":

@@ -74,15 +74,15 @@ def test_resume_equals_uninterrupted(tiny_dataset, tmp_path):
 
 def test_checkpoint_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.pt"
-    save_checkpoint(path, {"config": {}, "generator": {"w": torch.ones(2)}})
+    save_checkpoint(path, {"config": {}, "generator": {"w": torch.ones(2)}, "discriminator": {}})
 
     def broken_save(obj, f):
         f.write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(path, {"config": {}, "generator": {"w": torch.zeros(2)}})
+    with pytest.raises(OSError, match="disk full.*previous file is untouched"):
+        save_checkpoint(path, {"config": {}, "generator": {"w": torch.zeros(2)}, "discriminator": {}})
     monkeypatch.undo()
     assert torch.equal(load_checkpoint(path)["generator"]["w"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]

@@ -41,10 +41,17 @@ class Checkpointer(Callback):
         self.path, self.every = Path(path), every
 
     def save(self, trainer: Trainer) -> None:
+        """Write the checkpoint, unless the weights are no longer finite: then the last good one stays."""
         from vosgan.checkpoint import save_checkpoint
 
-        if trainer.dist.is_main:
-            save_checkpoint(self.path, trainer.state_dict())
+        if not trainer.dist.is_main:
+            return
+        if not trainer.weights_finite():
+            kept = f"{self.path} (step {trainer.last_good[1]})" if trainer.last_good else "no earlier checkpoint"
+            print(f"step {trainer.step}: weights are not finite; not saved, the last good checkpoint is {kept}")
+            return
+        save_checkpoint(self.path, trainer.state_dict())
+        trainer.last_good = (str(self.path), trainer.step)
 
     def on_step(self, trainer, metrics):
         if self.every and trainer.step % self.every == 0:

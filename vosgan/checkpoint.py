@@ -7,6 +7,7 @@ the previous checkpoint intact; loaded with ``weights_only=True`` so a file cann
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Atomically write ``state`` (tensors, dicts, numbers, strings) to ``path``."""
+    """Atomically write ``state`` (tensors, dicts, numbers, strings) to ``path``; on any failure (a full
+    disk included) the previous file at ``path`` is untouched and the error says why."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -37,24 +39,80 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; a checkpoint is as shareable as any file
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch reports a full disk as "enforce fail at inline_container.cc"
+        Path(tmp).unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        full = free < 1 << 20 or "write failed" in str(err)
+        reason = "no space left on the device" if full else str(err).splitlines()[0]
+        kept = "the previous file is untouched" if path.exists() else "nothing was written"
+        raise OSError(f"cannot write checkpoint {path}: {reason} ({free / 1e6:.1f} MB free); {kept}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
 
+def remove_partial_writes(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files an interrupted ``save_checkpoint`` left in ``folder`` (``.<name>.*.tmp``)."""
+    stale = sorted(Path(folder).glob(".*.pt.*.tmp"))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint safely (``weights_only=True``) and check it is one of ours."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise CheckpointError(f"checkpoint {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): it was never completely written; use another")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
-    if not isinstance(state, dict) or "config" not in state or "generator" not in state:
-        raise CheckpointError(f"{path} is not a vosgan checkpoint (no config/generator entries)")
+        text = str(err)
+        if "Weights only load failed" in text or "weights_only" in text:
+            reason = "it holds Python objects beyond tensors and plain data, which a safe load refuses"
+        else:  # the first line only: torch's advice on unsafe loading is not repeated
+            reason = f"{type(err).__name__}: {text.splitlines()[0] if text else 'unreadable'}"
+        raise CheckpointError(f"cannot read checkpoint {path}: not a readable PyTorch checkpoint ({reason})") from None
+    if not isinstance(state, dict) or "config" not in state:
+        raise CheckpointError(f"{path} is not a vosgan checkpoint (no 'config' entry)")
+    missing = [k for k in ("generator", "discriminator") if not isinstance(state.get(k), dict)]
+    if missing:
+        raise CheckpointError(f"{path} is incomplete: it has no {' or '.join(repr(k) for k in missing)} weights")
     return state
+
+
+def nonfinite_tensors(weights: dict[str, torch.Tensor]) -> list[str]:
+    """Names of floating-point tensors of a state dict with NaN or infinite entries."""
+    return [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+
+
+def load_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], path, what: str) -> None:
+    """``module.load_state_dict(weights)``, refusing non-finite weights and summarising a mismatch
+    (missing, unexpected and differently shaped tensors, a few names each) with the file's name."""
+    bad = nonfinite_tensors(weights)
+    if bad:
+        raise CheckpointError(
+            f"{path}: {len(bad)} {what} tensor(s) hold NaN or infinite values (first: {bad[0]}); the run diverged "
+            "before this file was written: use an earlier checkpoint"
+        )
+    own = module.state_dict()
+    missing = [k for k in own if k not in weights]
+    unexpected = [k for k in weights if k not in own]
+    shapes = [k for k in own if k in weights and own[k].shape != weights[k].shape]
+    if missing or unexpected or shapes:
+        parts = [
+            f"{len(names)} {label} (e.g. {', '.join(names[:3])})"
+            for label, names in (("missing", missing), ("unexpected", unexpected), ("with another shape", shapes))
+            if names
+        ]
+        raise CheckpointError(
+            f"{path}: the {what} weights do not fit its own config: " + "; ".join(parts) + ". The file was written "
+            "by other code or edited; re-export it from the training run's checkpoint.pt"
+        )
+    module.load_state_dict(weights)
 
 
 def check_config(saved: dict[str, Any], cfg: VOSGANConfig, path: str | os.PathLike = "checkpoint") -> None:
@@ -91,6 +149,11 @@ def load_models(
     cfg = VOSGANConfig.from_dict(state["config"])
     generator, discriminator = Generator(cfg).to(device), Discriminator(cfg).to(device)
     # load_state_dict copies into the float32 parameters, so float16 exports load transparently.
-    generator.load_state_dict(state["generator"])
-    discriminator.load_state_dict(state["discriminator"])
+    load_weights(generator, state["generator"], path, "generator")
+    load_weights(discriminator, state["discriminator"], path, "discriminator")
     return cfg, generator.eval(), discriminator.eval()
+
+
+def is_export(state: dict[str, Any]) -> bool:
+    """True for a weights-only file (``export_weights``, a best snapshot): no optimizer state to resume."""
+    return "opt_g" not in state or "opt_d" not in state

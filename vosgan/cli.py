@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from pathlib import Path
 
 
-def _train(args: argparse.Namespace) -> None:
+def number(kind: type, low: float | None = None, high: float | None = None, open_low=False, open_high=False):
+    """An argparse type: ``kind`` (int or float) within [low, high] (open ends where asked), so a bad
+    value is refused at the parser with the option's name and its valid range."""
+    lo = "" if low is None else f"{'>' if open_low else '>='} {low}"
+    hi = "" if high is None else f"{'<' if open_high else '<='} {high}"
+    wanted = f"{'an integer' if kind is int else 'a number'} {' and '.join(filter(None, (lo, hi)))}".strip()
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}") from None
+        bad = (
+            not math.isfinite(value)
+            or (low is not None and (value <= low if open_low else value < low))
+            or (high is not None and (value >= high if open_high else value > high))
+        )
+        if bad:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+POSITIVE_INT, COUNT = number(int, 1), number(int, 0)
+NONNEGATIVE, POSITIVE, FRACTION = number(float, 0), number(float, 0, open_low=True), number(float, 0, 1)
+
+
+def _train(args: argparse.Namespace) -> int:
     from vosgan.config import build_config
     from vosgan.data.sources import load_dataset
-    from vosgan.train import run_training
+    from vosgan.train import prepare_run_folder, run_training
 
     cfg = build_config(args.preset, args.ablation, _overrides(args))
+    prepare_run_folder(Path(args.out), args.resume)  # before the data: a bad --out fails in a second, not minutes
     split = args.split or ("unlabeled" if args.data == "synthetic" else "train")
     dataset = load_dataset(
         cfg, args.data, args.format, split, args.videos, args.seed, args.difficulty, progress=not args.no_progress
     )
-    run_training(
+    trainer = run_training(
         cfg,
         dataset,
         args.out,
@@ -30,33 +62,42 @@ def _train(args: argparse.Namespace) -> None:
         progress=not args.no_progress,
         evaluate_every=args.evaluate_every,
     )
+    if trainer.stop_signal is not None:  # pre-empted: a non-zero exit, so a job scheduler sees it unfinished
+        return 128 + trainer.stop_signal
+    return 0
 
 
 # Training options that override a preset: (flag, section, field, type, help). Every one maps to a
 # config field; the preset's value is kept when a flag is not given.
 TRAIN_OPTIONS = (
-    ("--batch-size", "train", "batch_size", int, "per process"),
-    ("--lr", "train", "lr", float, "learning rate of both networks (paper: 2e-4)"),
-    ("--lr-g", "train", "lr_g", float, "generator learning rate (default: --lr)"),
-    ("--lr-d", "train", "lr_d", float, "discriminator learning rate (default: --lr)"),
-    ("--g-steps", "train", "g_steps", int, "generator updates per discriminator update (paper: 1)"),
-    ("--ema", "train", "ema", float, "decay of an EMA copy of G for samples and snapshots, e.g. 0.999"),
-    ("--mask-prior", "loss", "mask_prior", float, "weight of the per-frame mask prior"),
-    ("--mask-area", "loss", "mask_area", float, "mask area the prior pulls to (0: VGAN's L1)"),
-    ("--mask-binary", "loss", "mask_binary", float, "weight of the prior's crispness term"),
-    ("--mode-seeking", "loss", "mode_seeking", float, "weight of MSGAN's mode-seeking term on the mask"),
-    ("--flow-weight", "loss", "flow_weight", float, "multiplies alpha in Eq. 2 (paper: 1)"),
-    ("--flow-max-fraction", "loss", "flow_max_fraction", float, "flow (share of the width) mapped to the edge"),
+    ("--batch-size", "train", "batch_size", POSITIVE_INT, "per process"),
+    ("--lr", "train", "lr", POSITIVE, "learning rate of both networks (paper: 2e-4)"),
+    ("--lr-g", "train", "lr_g", POSITIVE, "generator learning rate (default: --lr)"),
+    ("--lr-d", "train", "lr_d", POSITIVE, "discriminator learning rate (default: --lr)"),
+    ("--g-steps", "train", "g_steps", POSITIVE_INT, "generator updates per discriminator update (paper: 1)"),
+    ("--ema", "train", "ema", number(float, 0, 1, open_high=True), "decay of an EMA copy of G, e.g. 0.999"),
+    ("--mask-prior", "loss", "mask_prior", NONNEGATIVE, "weight of the per-frame mask prior"),
+    ("--mask-area", "loss", "mask_area", FRACTION, "mask area the prior pulls to (0: VGAN's L1)"),
+    ("--mask-binary", "loss", "mask_binary", NONNEGATIVE, "weight of the prior's crispness term"),
+    ("--mode-seeking", "loss", "mode_seeking", NONNEGATIVE, "weight of MSGAN's mode-seeking term on the mask"),
+    ("--flow-weight", "loss", "flow_weight", NONNEGATIVE, "multiplies alpha in Eq. 2 (paper: 1)"),
+    (
+        "--flow-max-fraction",
+        "loss",
+        "flow_max_fraction",
+        number(float, 0, 1, open_low=True),
+        "flow (share of the width per frame) mapped to the sigmoid's edge (1/8 by default)",
+    ),
     ("--gan", "loss", "gan", str, "standard (Eq. 2-3) or hinge"),
-    ("--r1", "loss", "r1", float, "gamma of the R1 penalty on real clips"),
-    ("--area-hinge", "loss", "area_hinge", float, "weight of the per-clip two-sided mask-area hinge"),
-    ("--area-min", "loss", "area_min", float, "lower end of the area hinge"),
-    ("--area-max", "loss", "area_max", float, "upper end of the area hinge"),
-    ("--binarize", "loss", "binarize", float, "weight of mean(min(m, 1 - m))"),
-    ("--shift", "loss", "shift", float, "random shift of foreground and mask, share of the size (Bielski)"),
+    ("--r1", "loss", "r1", NONNEGATIVE, "gamma of the R1 penalty on real clips"),
+    ("--area-hinge", "loss", "area_hinge", NONNEGATIVE, "weight of the per-clip two-sided mask-area hinge"),
+    ("--area-min", "loss", "area_min", FRACTION, "lower end of the area hinge"),
+    ("--area-max", "loss", "area_max", FRACTION, "upper end of the area hinge"),
+    ("--binarize", "loss", "binarize", NONNEGATIVE, "weight of mean(min(m, 1 - m))"),
+    ("--shift", "loss", "shift", number(float, 0, 0.5), "random shift of foreground and mask, share of the size"),
     ("--diffaugment", "loss", "diffaugment", str, "DiffAugment policies, e.g. color,translation,cutout"),
     ("--upsampling", "generator", "upsampling", str, "transposed (paper) or resize (upsample + 3x3 conv)"),
-    ("--mask-bias", "generator", "mask_bias", float, "initial bias of the mask head"),
+    ("--mask-bias", "generator", "mask_bias", number(float), "initial bias of the mask head"),
 )
 
 
@@ -154,7 +195,7 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=COUNT, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
 
 
@@ -172,20 +213,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--split", default=None, help="dataset split; synthetic data: the unlabeled pool (disjoint from evaluation)"
     )
-    p.add_argument("--videos", type=int, default=1000, help="synthetic clips to train on")
-    p.add_argument("--difficulty", type=float, default=0.0, help="synthetic camera motion and noise, 0-1")
-    p.add_argument("--iterations", type=int, default=None, help="training steps; the preset's epochs by default")
+    p.add_argument("--videos", type=POSITIVE_INT, default=1000, help="synthetic clips to train on")
+    p.add_argument("--difficulty", type=FRACTION, default=0.0, help="synthetic camera motion and noise, 0-1")
+    p.add_argument(
+        "--iterations", type=POSITIVE_INT, default=None, help="training steps; the preset's epochs by default"
+    )
     for flag, _, _, kind, text in TRAIN_OPTIONS:
         p.add_argument(flag, type=kind, default=None, help=text + "; the preset's value by default")
     p.add_argument("--mode-seeking-motion", action="store_true", help="mode-seeking pairs share z_C (z_M only)")
     p.add_argument(
-        "--evaluate-every", type=int, default=0, help="real-clip val evaluation every N steps (0: off); best.pt"
+        "--evaluate-every", type=COUNT, default=0, help="real-clip val evaluation every N steps (0: off); best.pt"
     )
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, samples/")
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
-    p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--sample-every", type=int, default=500)
-    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=COUNT, default=200, help="steps between checkpoints (0: only at the end)")
+    p.add_argument("--sample-every", type=COUNT, default=500, help="steps between sample grids (0: none)")
+    p.add_argument("--workers", type=COUNT, default=0, help="data-loading processes")
     p.add_argument("--no-progress", action="store_true")
     _add_common(p)
     p.set_defaults(func=_train)
@@ -193,19 +236,26 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("synth", help="write the embedded synthetic benchmark in the DAVIS layout")
     p.add_argument("--out", required=True)
-    p.add_argument("--videos", type=int, default=100)
-    p.add_argument("--frames", type=int, default=32)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--difficulty", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--videos", type=POSITIVE_INT, default=100)
+    p.add_argument("--frames", type=number(int, 2), default=32, help="frames per video (flow needs 2)")
+    p.add_argument("--size", type=number(int, 16, 4096), default=64, help="frame side in pixels")
+    p.add_argument("--difficulty", type=FRACTION, default=0.0, help="camera motion and noise, 0-1")
+    p.add_argument("--seed", type=COUNT, default=0)
     p.set_defaults(func=_synth)
 
     p = sub.add_parser("segment", help="segment videos with a checkpoint's discriminator (DAVIS-layout masks)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--input", required=True, help="a video file, a frame folder, a folder of videos, or a DAVIS root")
     p.add_argument("--out", required=True)
-    p.add_argument("--batch-size", type=int, default=16, help="shots per forward pass (taken across sequences)")
-    p.add_argument("--threshold", type=float, default=0.5, help="foreground probability threshold, in (0, 1)")
+    p.add_argument(
+        "--batch-size", type=POSITIVE_INT, default=16, help="shots per forward pass (taken across sequences)"
+    )
+    p.add_argument(
+        "--threshold",
+        type=number(float, 0, 1, open_low=True, open_high=True),
+        default=0.5,
+        help="foreground probability threshold, in (0, 1)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace masks already in --out (never the input's)")
     p.add_argument("--soft", action="store_true", help="also save probability maps (_soft/<seq>.npy)")
     p.add_argument("--flow", action="store_true", help="also save the predicted flow (_flow/<seq>.npy)")
@@ -225,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="DAVIS 2017 protocol: semi-supervised (first and last frames not scored) or unsupervised "
         "(every frame; objects matched to predicted ids by the Hungarian algorithm)",
     )
-    p.add_argument("--workers", type=int, default=None, help="processes, one sequence each (default: one per core)")
+    p.add_argument("--workers", type=POSITIVE_INT, default=None, help="processes, one sequence each (default: cores)")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("finetune", help="train the segmenter on ground-truth masks (or from scratch: the baseline)")
@@ -233,11 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="synthetic")
     p.add_argument("--format", default="davis")
     p.add_argument("--split", default="train")
-    p.add_argument("--videos", type=int, default=200, help="synthetic benchmark size (all splits)")
-    p.add_argument("--iterations", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--label-fraction", type=float, default=1.0, help="share of annotated frames kept")
+    p.add_argument("--videos", type=POSITIVE_INT, default=200, help="synthetic benchmark size (all splits)")
+    p.add_argument("--iterations", type=POSITIVE_INT, default=300)
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=8)
+    p.add_argument("--lr", type=POSITIVE, default=2e-4)
+    p.add_argument(
+        "--label-fraction", type=number(float, 0, 1, open_low=True), default=1.0, help="share of annotated frames kept"
+    )
     p.add_argument("--from-scratch", action="store_true", help="the supervised baseline: a freshly initialised network")
     p.add_argument("--no-balance", action="store_true", help="plain pixel NLL instead of the class-balanced one")
     p.add_argument("--out", required=True, help="checkpoint to write")
@@ -256,11 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         print(f"vosgan {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

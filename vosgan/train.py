@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import signal
 import time
 import warnings
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from vosgan.augment import DiffAugment, shift_foreground
 from vosgan.callbacks import Callback
-from vosgan.checkpoint import check_config
+from vosgan.checkpoint import CheckpointError, check_config, is_export, load_weights, nonfinite_tensors
 from vosgan.config import VOSGANConfig, setting_changes
 from vosgan.data.datasets import make_loader
 from vosgan.data.flow import batch_flow, flow_to_target
@@ -111,6 +112,8 @@ class Trainer:
                 f"of {t.batch_size} x {dist.world_size} processes"
             )
         self._stop = False
+        self.stop_signal: int | None = None  # the signal that ended the last ``fit`` early, if any
+        self.last_good: tuple[str, int] | None = None  # (path, step) of the last checkpoint with finite weights
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -232,9 +235,14 @@ class Trainer:
         # Divergence guard: a step with any skipped update extends the streak, a clean one ends it.
         self.bad_steps = 0 if metrics["d_ok"] and metrics["g_ok"] else self.bad_steps + 1
         if self.bad_steps >= self.max_bad_steps:
+            last = (
+                f"the last checkpoint with finite weights is {self.last_good[0]} (step {self.last_good[1]}): "
+                "resume it with a lower learning rate"
+                if self.last_good
+                else "no checkpoint with finite weights was written: lower the learning rate and start again"
+            )
             raise TrainingDiverged(
-                f"{self.bad_steps} consecutive steps had non-finite losses (step {self.step}); "
-                "lower the learning rate or resume from an earlier checkpoint"
+                f"{self.bad_steps} consecutive steps had non-finite losses (step {self.step}); {last}"
             )
         seconds = time.perf_counter() - t0
         clips = self.cfg.train.batch_size * self.dist.world_size
@@ -254,10 +262,12 @@ class Trainer:
         and ``on_end`` callbacks (e.g. the checkpointer) still run."""
         history = []
         self._stop = False
+        self.stop_signal = None
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
         def request_stop(signum, frame):
             self._stop = True
+            self.stop_signal = signum
 
         for s in previous:
             try:
@@ -302,6 +312,11 @@ class Trainer:
         return history
 
     # ----------------------------------------------------------------------------- state
+    def weights_finite(self) -> bool:
+        """True when every parameter and buffer of both networks (and the EMA copy) is finite."""
+        modules = [self.G, self.D] + ([self.ema.shadow] if self.ema is not None else [])
+        return not any(nonfinite_tensors(m.state_dict()) for m in modules)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "config": self.cfg.to_dict(),
@@ -319,10 +334,15 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any], path: str = "checkpoint") -> None:
-        """Resume from ``state``; refuses a checkpoint of another model geometry."""
+        """Resume from ``state``; refuses a checkpoint of another model geometry, an export, or NaN weights."""
+        if is_export(state):
+            raise CheckpointError(
+                f"{path} is a weights-only export (no optimizer or RNG state) and cannot resume training; "
+                "resume the run folder's checkpoint.pt, or start a new run folder"
+            )
         check_config(state["config"], self.cfg, path)
-        self.G.load_state_dict(state["generator"])
-        self.D.load_state_dict(state["discriminator"])
+        load_weights(self.G, state["generator"], path, "generator")
+        load_weights(self.D, state["discriminator"], path, "discriminator")
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
@@ -363,18 +383,19 @@ def run_training(
     from vosgan.distributed import setup_distributed
 
     out = Path(out)
-    path = out / "checkpoint.pt"
+    path = prepare_run_folder(out, resume)
     dist = setup_distributed(device)
     trainer = Trainer(cfg, dataset, dist, seed=seed, workers=workers)
-    if path.exists():
-        if not resume:
-            raise FileExistsError(
-                f"{path} exists: pass resume=True (--resume) to continue it, or choose another folder"
-            )
+    if resume:
         state = load_checkpoint(path, map_location=dist.device)
         trainer.load_state_dict(state, str(path))
+        trainer.last_good = (str(path), trainer.step)
         if dist.is_main:
             print(f"resumed {path} at step {trainer.step}")
+            for log in ("metrics.jsonl", "evaluation.jsonl"):
+                dropped = truncate_log(out / log, trainer.step)
+                if dropped:
+                    print(f"dropped {dropped} line(s) of {log} written after the checkpoint's step {trainer.step}")
             changes = setting_changes(VOSGANConfig.from_dict(state["config"]), cfg)
             changed = [f"{name}.{k}: {a} -> {b}" for name, values in changes.items() for k, (a, b) in values.items()]
             if changed:
@@ -395,5 +416,57 @@ def run_training(
 
         cbs.append(SegmenterMonitor(out, evaluate_every, SegmenterEvaluation("val")))
     cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
-    trainer.fit(iterations or cfg.train.epochs * trainer.steps_per_epoch, cbs, progress=progress)
+    if iterations is not None and iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    trainer.fit(
+        cfg.train.epochs * trainer.steps_per_epoch if iterations is None else iterations, cbs, progress=progress
+    )
+    if trainer.stop_signal is not None and dist.is_main:
+        print(
+            f"stopped by {signal.Signals(trainer.stop_signal).name} at step {trainer.step}; checkpoint saved to "
+            f"{path}; continue with the same command and --resume",
+            flush=True,
+        )
     return trainer
+
+
+def prepare_run_folder(out: Path, resume: bool) -> Path:
+    """Check a run folder before any long work: writable, a checkpoint to resume (``resume``) or none to
+    overwrite (not ``resume``); removes temporary files an interrupted save left. Returns the checkpoint path."""
+    from vosgan.checkpoint import remove_partial_writes
+
+    path = out / "checkpoint.pt"
+    if resume and not path.is_file():
+        raise FileNotFoundError(f"nothing to resume: {path} does not exist; drop --resume to start a new run there")
+    if path.exists() and not resume:
+        raise FileExistsError(f"{path} exists: pass resume=True (--resume) to continue it, or choose another folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OSError(f"cannot write to the run folder {out}: {err.strerror or err}") from None
+    for stale in remove_partial_writes(out):
+        print(f"removed {stale.name}, left by an interrupted checkpoint write")
+    return path
+
+
+def truncate_log(path: Path, step: int) -> int:
+    """Keep the JSON lines of ``path`` up to ``step`` (those a resumed run will not write again);
+    returns how many were dropped (a crash between a log line and the checkpoint leaves some)."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text().splitlines()
+    keep = []
+    for line in lines:
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a half-written last line
+    if len(keep) != len(lines):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep))
+        os.replace(tmp, path)
+    return len(lines) - len(keep)

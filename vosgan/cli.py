@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,11 @@ def number(kind: type, low: float | None = None, high: float | None = None, open
 
     parse.__name__ = kind.__name__  # argparse names the type in some messages
     return parse
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print: bytes of a non-UTF-8 file name (surrogate-escaped) shown as \\xNN."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 POSITIVE_INT, COUNT = number(int, 1), number(int, 0)
@@ -141,7 +147,7 @@ def _segment(args: argparse.Namespace) -> None:
     print(f"segmented {len(report.written)} sequence(s) into {args.out}")
     if report.failed:
         for name, reason in report.failed.items():
-            print(f"vosgan segment: skipped {name}: {reason}", file=sys.stderr)
+            print(f"vosgan segment: skipped {printable(name)}: {printable(reason)}", file=sys.stderr)
         raise DataError(
             f"{len(report.failed)} of {len(report.failed) + len(report.written)} sequence(s) could not be read"
         )
@@ -150,10 +156,28 @@ def _segment(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from vosgan.metrics.evaluate import evaluate_folders, format_table, write_json
 
+    if args.json and Path(args.json).is_dir():
+        raise IsADirectoryError(f"--json {args.json} is a folder: name a file, e.g. {Path(args.json) / 'results.json'}")
     results = evaluate_folders(args.gt, args.pred, binary=args.binary, task=args.task, workers=args.workers)
     if args.json:
         write_json(results, args.json)
     print(format_table(results))
+
+
+def check_out_file(out: str, inputs: list[str], overwrite: bool) -> None:
+    """Refuse an output file that is one of the inputs, or that exists (unless ``overwrite``), and a folder
+    that cannot be written; before any work."""
+    target = Path(out)
+    if any(Path(i).resolve() == target.resolve() for i in inputs):
+        raise FileExistsError(f"--out {out} is the input checkpoint: choose another file (the input is never replaced)")
+    if target.is_dir():
+        raise IsADirectoryError(f"--out {out} is a folder: name a file, e.g. {target / 'model.pt'}")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"--out {out} exists: pass --overwrite to replace it, or choose another file")
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"cannot write to {parent}: permission denied; choose another --out")
 
 
 def _finetune(args: argparse.Namespace) -> None:
@@ -163,6 +187,7 @@ def _finetune(args: argparse.Namespace) -> None:
     from vosgan.finetune import finetune
     from vosgan.models import Discriminator
 
+    check_out_file(args.out, [args.checkpoint], args.overwrite)
     device = resolve_device(args.device)
     cfg, generator, discriminator = load_models(args.checkpoint, device)
     if args.from_scratch:  # the supervised baseline: same network, no adversarial pre-training
@@ -190,6 +215,7 @@ def _finetune(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     from vosgan.checkpoint import export_weights
 
+    check_out_file(args.out, [args.checkpoint], args.overwrite)
     path = export_weights(args.checkpoint, args.out, half=args.half)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
@@ -293,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-scratch", action="store_true", help="the supervised baseline: a freshly initialised network")
     p.add_argument("--no-balance", action="store_true", help="plain pixel NLL instead of the class-balanced one")
     p.add_argument("--out", required=True, help="checkpoint to write")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input)")
     p.add_argument("--no-progress", action="store_true")
     _add_common(p)
     p.set_defaults(func=_finetune)
@@ -301,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input)")
     p.set_defaults(func=_export)
     return parser
 
@@ -310,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
-        print(f"vosgan {args.command}: error: {err}", file=sys.stderr)
+        print(f"vosgan {args.command}: error: {printable(str(err))}", file=sys.stderr)
         return 2
     return code or 0
 

@@ -135,9 +135,13 @@ class FlowCache:
         path = self.path(frames)
         if path.exists():
             try:
-                return np.load(path).astype(np.float32)
-            except (ValueError, OSError):
-                path.unlink(missing_ok=True)  # a damaged entry is recomputed, not trusted
+                cached = np.load(path).astype(np.float32)
+                expected = (*frames.shape[:3], 2)
+                if cached.shape == expected and np.isfinite(cached).all():
+                    return cached
+            except (ValueError, OSError, EOFError):
+                pass
+            path.unlink(missing_ok=True)  # a damaged entry (unreadable, wrong shape, NaN) is recomputed, not trusted
         flow = farneback(frames, self.params)
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:

@@ -43,31 +43,90 @@ def write_indexed_png(path: str | os.PathLike, ids: np.ndarray) -> None:
     image.save(path)
 
 
-def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """An annotation as ids (H, W) uint8: palette PNGs give their indices, others are binarised (> 127)."""
+MAX_GREY_ID = 20  # a greyscale mask whose values stay at or below this holds object ids, not intensities
+
+
+def read_mask(path: str | os.PathLike, binary: bool = True) -> np.ndarray:
+    """An annotation as ids (H, W) uint8.
+
+    Palette PNGs give their indices (the DAVIS format); RGB masks are read by their DAVIS palette
+    colours; greyscale masks with small values (<= 20) are ids. A greyscale 0/255-style mask is one
+    foreground (> 127) when ``binary``, and refused otherwise (it names no objects).
+    """
     try:
         with Image.open(path) as image:
             if image.mode == "P":
                 return np.array(image, np.uint8)
+            if image.mode in ("RGB", "RGBA"):
+                rgb = np.array(image.convert("RGB"))
+                if not (rgb[..., 0] == rgb[..., 1]).all() or not (rgb[..., 1] == rgb[..., 2]).all():
+                    return _palette_ids(rgb, path)
             gray = np.array(image.convert("L"))
     except (OSError, ValueError) as err:
         raise DataError(f"cannot read annotation {path}: {err}") from None
-    return (gray > 127).astype(np.uint8)
+    if gray.max() <= MAX_GREY_ID:
+        return gray
+    if binary:
+        return (gray > 127).astype(np.uint8)
+    raise DataError(
+        f"annotation {path} is a greyscale image with values up to {gray.max()}, not object ids: pass --binary "
+        "to score it as one foreground (> 127), or save it as an indexed PNG with the DAVIS palette"
+    )
+
+
+@lru_cache(maxsize=1)
+def _palette_lookup() -> dict[int, int]:
+    p = davis_palette()
+    return {(p[3 * i] << 16) | (p[3 * i + 1] << 8) | p[3 * i + 2]: i for i in range(255, -1, -1)}
+
+
+def _palette_ids(rgb: np.ndarray, path) -> np.ndarray:
+    """RGB (H, W, 3) in DAVIS palette colours -> ids (H, W); any other colour is an error naming it."""
+    packed = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+    colours, inverse = np.unique(packed, return_inverse=True)
+    lookup = _palette_lookup()
+    unknown = [int(c) for c in colours if int(c) not in lookup]
+    if unknown:
+        c = unknown[0]
+        raise DataError(
+            f"annotation {path} is an RGB image with colours outside the DAVIS palette (e.g. "
+            f"{(c >> 16, (c >> 8) & 255, c & 255)}): save it as an indexed PNG, or in the palette's colours"
+        )
+    ids = np.array([lookup[int(c)] for c in colours], np.uint8)
+    return ids[inverse].reshape(packed.shape)
+
+
+def _opencv_path(path: str | os.PathLike) -> str:
+    """``path`` as a string OpenCV can open: it crashes on names that are not valid UTF-8."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(
+            f"{os.fsencode(text)!r}: the name is not valid UTF-8, which OpenCV cannot open; rename it"
+        ) from None
+    return text
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as RGB uint8 (H, W, 3)."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """An image file as RGB uint8 (H, W, 3); any file name (read as bytes, decoded by OpenCV)."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as err:
+        raise DataError(f"cannot read image {os.fsdecode(path)!r}: {err.strerror}") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
-        raise DataError(f"cannot read image {path}: missing, or not an image OpenCV can decode")
+        raise DataError(f"cannot read image {os.fsdecode(path)!r}: not an image OpenCV can decode")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Save RGB uint8 (H, W, 3); the format follows the suffix."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise DataError(f"cannot write image {path}")
+    ok, data = cv2.imencode(Path(path).suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DataError(f"cannot encode image {path}")
+    data.tofile(path)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
@@ -93,7 +152,7 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.nda
     """A video file as RGB uint8 (T, H, W, 3), decoded with OpenCV."""
     if not Path(path).is_file():
         raise DataError(f"video file {path} does not exist")
-    capture = cv2.VideoCapture(str(path))
+    capture = cv2.VideoCapture(_opencv_path(path))
     frames = []
     try:
         while capture.isOpened() and (max_frames is None or len(frames) < max_frames):
@@ -115,7 +174,7 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 10.0) 
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
     h, w = frames.shape[1:3]
     tmp = Path(tempfile.mkdtemp(dir=path.parent)) / f"video{path.suffix}"
-    writer = cv2.VideoWriter(str(tmp), fourcc, fps, (w, h))
+    writer = cv2.VideoWriter(_opencv_path(tmp), fourcc, fps, (w, h))
     if not writer.isOpened():
         raise DataError(f"OpenCV cannot open a video writer for {path}")
     for frame in frames:

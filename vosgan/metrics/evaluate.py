@@ -144,7 +144,9 @@ def _annotation_root(root: Path) -> Path:
     return root
 
 
-def read_sequence_masks(folder: Path, names: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+def read_sequence_masks(
+    folder: Path, names: list[str] | None = None, binary: bool = False
+) -> tuple[list[str], np.ndarray]:
     """The masks of ``folder`` (or only the frames ``names``, without extension) as ids (N, H, W)."""
     if names is None:
         names = sorted(p.stem for p in folder.glob("*.png"))
@@ -155,7 +157,7 @@ def read_sequence_masks(folder: Path, names: list[str] | None = None) -> tuple[l
         path = folder / f"{stem}.png"
         if not path.is_file():
             raise DataError(f"no mask for frame {stem!r}: expected {path} (a scored ground-truth frame)")
-        masks.append(read_mask(path))
+        masks.append(read_mask(path, binary))
         if masks[-1].shape != masks[0].shape:
             raise DataError(
                 f"{path} is {masks[-1].shape[::-1]} (W, H) but {folder / names[0]}.png is {masks[0].shape[::-1]}"
@@ -174,9 +176,9 @@ def _evaluate_folder_pair(job: tuple[str, Path, Path, bool, str]) -> dict:
     scored = gt_names[scored_frames(len(gt_names), task)]
     # The first ground-truth frame names the objects; semi-supervised mode never reads the last one.
     needed = gt_names[:1] + scored if task == "semi-supervised" else gt_names
-    _, gt = read_sequence_masks(gt_dir, needed)
+    _, gt = read_sequence_masks(gt_dir, needed, binary)
     try:
-        _, pred = read_sequence_masks(pred_dir, scored)
+        _, pred = read_sequence_masks(pred_dir, scored, binary)
     except DataError as err:
         raise DataError(f"sequence {name!r}: {err}") from None
     if pred.shape[1:] != gt.shape[1:]:

@@ -123,14 +123,14 @@ def discriminator_view(generator: Generator, discriminator: Discriminator, point
     and Farneback flow of the clip (the flow target) next to the discriminator's flow.
     """
     from vosgan.data.flow import target_to_flow
-    from vosgan.viz import flow_frames, mask_frames
+    from vosgan.viz import FLOW_DISPLAY_FRACTION, flow_frames, mask_frames
 
     cfg = generator.cfg
     out = render(generator, point.z_c[None], trajectory(point.start[None], point.end[None], cfg.frames, "slerp"))
     discriminator.eval()
     device = next(discriminator.parameters()).device
     d = discriminator(out.video.to(device))
-    limit = cfg.loss.flow_max_fraction * cfg.size
+    limit = FLOW_DISPLAY_FRACTION * cfg.size  # full colour at this many pixels per frame
     return {
         "video": to_uint8(out.video[0]),
         "generator mask m(z)": mask_frames(out.mask[0]),

@@ -80,14 +80,26 @@ def stream_frames(gen, index: int, stream: str) -> np.ndarray:
     raise ValueError(f"unknown stream {stream!r}; choose one of {STREAMS}")
 
 
+# Flow pictures saturate at this share of the frame width per frame (1.6 px at 32x32): the embedded
+# benchmark's objects move about 1 px per frame there, which the training targets' range (1/8 of
+# the width) would show as nearly black.
+FLOW_DISPLAY_FRACTION = 0.05
+
+
 def stream_rows(gen, disc=None, index: int = 0, flow_max_fraction: float = 0.125) -> dict[str, np.ndarray]:
     """One sample's streams as named clips (T, H, W, 3): composite, background, foreground, mask,
-    and, given the discriminator's output, its segmentation and flow."""
+    and, given the discriminator's output, its segmentation, its flow and the Farneback flow it is
+    trained towards (both colour-coded with full colour at ``FLOW_DISPLAY_FRACTION`` of the width)."""
+    from vosgan.data.flow import batch_flow
+
     rows = {name: stream_frames(gen, index, name) for name in STREAMS}
     if disc is not None:
         rows["D segmentation"] = mask_frames(torch.sigmoid(disc.segmentation[index].float()))
-        limit = flow_max_fraction * gen.video.shape[-1]
-        rows["D flow"] = flow_frames(target_to_flow(disc.flow[index].float(), flow_max_fraction), limit)
+        limit = FLOW_DISPLAY_FRACTION * gen.video.shape[-1]
+        rows[f"D flow (<= {limit:.1f} px)"] = flow_frames(
+            target_to_flow(disc.flow[index].float(), flow_max_fraction), limit
+        )
+        rows["Farneback flow"] = flow_frames(batch_flow(gen.video[index : index + 1].float())[0], limit)
     return rows
 
 

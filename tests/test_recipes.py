@@ -127,3 +127,27 @@ def test_every_training_flag_reaches_the_config():
     assert _overrides(build_parser().parse_args(["train", "--out", "x"])) == {}
     fields = {(section, name) for _, section, name, _, _ in TRAIN_OPTIONS}
     assert len(fields) == len(TRAIN_OPTIONS)
+
+
+def test_real_background_pastes_the_foreground_over_a_real_clips_median(tiny_dataset):
+    from vosgan.augment import paste_on_backgrounds, temporal_median
+
+    video = torch.zeros(2, 3, 5, 4, 4)
+    video[:, :, :3] = 1.0  # three of five frames bright: the median is bright
+    assert torch.equal(temporal_median(video), torch.ones(2, 3, 4, 4))
+    mask = torch.zeros(3, 1, 2, 4, 4)
+    mask[..., :2, :2] = 1
+    out = GeneratorOutput(torch.zeros(3, 3, 2, 4, 4), torch.full((3, 3, 2, 4, 4), -1.0), torch.zeros(3, 3, 4, 4), mask)
+    pasted = paste_on_backgrounds(out, torch.full((1, 3, 4, 4), 0.5), 1.0, torch.Generator().manual_seed(0))
+    assert torch.equal(pasted.video[..., :2, :2], torch.full((3, 3, 2, 2, 2), -1.0))  # the foreground stays
+    assert torch.equal(pasted.video[..., 2:, 2:], torch.full((3, 3, 2, 2, 2), 0.5))  # the real background shows
+    kept = paste_on_backgrounds(out, torch.full((1, 3, 4, 4), 0.5), 0.0, torch.Generator().manual_seed(0))
+    assert torch.equal(kept.video, out.mask * out.foreground)
+    cfg = get_preset("tiny").with_overrides(loss={"real_background": 1.0})
+    trainer = Trainer(cfg, tiny_dataset, CPU, seed=0)
+    plain = Trainer(get_preset("tiny"), tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]
+    assert trainer.fit(1, progress=False)[-1]["d_loss"] != plain["d_loss"] and trainer._backgrounds.shape[1:] == (
+        3,
+        32,
+        32,
+    )

@@ -5,6 +5,8 @@ all off in every preset, see docs/architecture.md).
   generative models"): the foreground and its mask move together by a random integer offset
   relative to the background before composition, so only masks that cover whole objects survive.
   One offset per clip, the same for all frames, keeps the clip's motion.
+- ``paste_on_backgrounds``: after the copy-pasting GAN (Arandjelovic & Zisserman 2019), the generated
+  foreground and mask composited over a real background (a real clip's temporal median).
 - ``DiffAugment``: Zhao et al. 2020, the same differentiable transform on real and generated clips
   before D, drawn once per clip for all its frames (DIGAN's video version): colour, translation,
   cutout. The geometric part is returned so dense targets (segmentation, flow) get the same transform.
@@ -46,6 +48,25 @@ def shift_foreground(out: GeneratorOutput, fraction: float, rng: torch.Generator
     mask, foreground = translate(out.mask, dx, dy), translate(out.foreground, dx, dy)
     video = mask * foreground + (1 - mask) * rearrange(out.background, "b c h w -> b c 1 h w")
     return GeneratorOutput(video=video, foreground=foreground, background=out.background, mask=mask)
+
+
+def temporal_median(video: torch.Tensor) -> torch.Tensor:
+    """Per-pixel median over time of clips (B, C, T, H, W) -> (B, C, H, W): the background of a static camera."""
+    return video.median(dim=2).values
+
+
+def paste_on_backgrounds(
+    out: GeneratorOutput, backgrounds: torch.Tensor, share: float, rng: torch.Generator
+) -> GeneratorOutput:
+    """Eq. 1 recomposed over ``backgrounds`` (N, 3, H, W) for a random ``share`` of the clips (each takes
+    a random one of them); the other clips keep b(z_C)."""
+    b = out.mask.shape[0]
+    chosen = torch.rand(b, generator=rng) < share
+    index = torch.randint(0, len(backgrounds), (b,), generator=rng)
+    picked = backgrounds[index].to(out.background)
+    background = torch.where(chosen.view(b, 1, 1, 1).to(picked.device), picked, out.background)
+    video = out.mask * out.foreground + (1 - out.mask) * rearrange(background, "b c h w -> b c 1 h w")
+    return GeneratorOutput(video=video, foreground=out.foreground, background=background, mask=out.mask)
 
 
 @dataclass

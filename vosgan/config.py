@@ -90,6 +90,11 @@ class LossConfig:
     # DiffAugment (Zhao et al. 2020) on real and generated clips before D, one draw per clip for all
     # frames: any of 'color', 'translation', 'cutout', comma-separated ('' = off).
     diffaugment: str = ""
+    # After the copy-pasting GAN (Arandjelovic & Zisserman 2019), for video: this share of generated
+    # clips (per clip) composites G's foreground and mask over a real background, the per-pixel
+    # temporal median of a clip of the current real batch (a static camera makes it the scene
+    # without its moving objects), instead of b(z_C).
+    real_background: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ class VOSGANConfig:
         unknown = set(filter(None, self.loss.diffaugment.split(","))) - set(AUGMENTATIONS)
         if unknown:
             raise ValueError(f"loss.diffaugment: unknown policies {sorted(unknown)}; choose from {AUGMENTATIONS}")
+        if not 0 <= self.loss.real_background <= 1:
+            raise ValueError(f"loss.real_background is a probability, got {self.loss.real_background}")
         if not 0 <= self.train.ema < 1:
             raise ValueError(f"train.ema must be in [0, 1), got {self.train.ema}")
         if self.latent.trajectory not in TRAJECTORIES:

@@ -19,7 +19,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 
-from vosgan.augment import DiffAugment, shift_foreground
+from vosgan.augment import DiffAugment, paste_on_backgrounds, shift_foreground, temporal_median
 from vosgan.callbacks import Callback
 from vosgan.checkpoint import CheckpointError, check_config, is_export, load_weights, nonfinite_tensors
 from vosgan.config import VOSGANConfig, setting_changes
@@ -99,6 +99,7 @@ class Trainer:
         self.latent_rng = torch.Generator().manual_seed(seed * 1_000_003 + dist.rank)
         self.aug_rng = torch.Generator().manual_seed(seed * 1_000_033 + 7 + dist.rank)
         self.augment = DiffAugment(cfg.loss.diffaugment)
+        self._backgrounds: torch.Tensor | None = None  # real backgrounds of the current step (real_background)
         self.ema = EMA(self.G, t.ema) if t.ema else None
         self.step = 0
         self.bad_steps = 0  # consecutive steps with a skipped update
@@ -149,6 +150,8 @@ class Trainer:
         """A generated batch, perturbed by the foreground shift when it is on, and its latents."""
         z_c, z_m = self._latents()
         fake = self.generator(z_c, z_m)
+        if self.cfg.loss.real_background and self._backgrounds is not None:
+            fake = paste_on_backgrounds(fake, self._backgrounds, self.cfg.loss.real_background, self.aug_rng)
         if self.cfg.loss.shift:
             fake = shift_foreground(fake, self.cfg.loss.shift, self.aug_rng)
         return fake, z_c, z_m
@@ -157,6 +160,8 @@ class Trainer:
         """One discriminator update on Eq. 2 with a real batch and a fresh generated batch."""
         c = self.cfg.loss
         real = batch["video"].to(self.device, non_blocking=True)
+        if c.real_background:  # this step's real backgrounds, for its D and G steps
+            self._backgrounds = temporal_median(real)
         with torch.no_grad(), autocast(self.device, self.mixed_precision):
             fake, _, _ = self._generate()
         t0 = time.perf_counter()

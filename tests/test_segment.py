@@ -195,3 +195,18 @@ def test_export_half_loads_back(tmp_path, tiny_checkpoint):
     for a, b in zip(gen.parameters(), ref.parameters()):
         torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
     assert (tmp_path / "half.pt").stat().st_size < 0.6 * tiny_checkpoint.stat().st_size
+
+
+def test_working_size_keeps_the_aspect_ratio(tiny_models):
+    from vosgan.segment import prepare_shots, working_size
+
+    cfg, _, disc = tiny_models
+    assert working_size(48, 64, cfg) == (32, 32) and working_size(48, 64, cfg, 0) == (32, 32)
+    assert working_size(48, 64, cfg, 40) == (40, 56)  # 40 * 64 / 48 = 53.3 -> the nearest multiple of 8
+    with pytest.raises(ValueError, match="multiple of 8"):
+        working_size(48, 64, cfg, 30)
+    frames = make_clip(0, frames=20, size=64).frames[:, :48]
+    assert prepare_shots(frames, cfg, 40).shape == (2, 3, 16, 40, 56)
+    out = segment_frames(disc, cfg, frames, with_flow=True, size=40)
+    assert out.probabilities.shape == (20, 48, 64) and out.flow.shape == (20, 48, 64, 2)
+    assert not np.allclose(out.probabilities, segment_frames(disc, cfg, frames).probabilities)

@@ -144,6 +144,7 @@ def _segment(args: argparse.Namespace) -> None:
         args.flow,
         not args.no_progress,
         overwrite=args.overwrite,
+        size=args.size,
     )
     print(f"segmented {len(report.written)} sequence(s) into {args.out}")
     if report.failed:
@@ -284,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="foreground probability threshold, in (0, 1)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace masks already in --out (never the input's)")
+    p.add_argument(
+        "--size",
+        type=COUNT,
+        default=0,
+        help="working height in pixels (a multiple of 8; the width keeps the video's aspect ratio); "
+        "0: the preset's square frame, as the network was trained",
+    )
     p.add_argument("--soft", action="store_true", help="also save probability maps (_soft/<seq>.npy)")
     p.add_argument("--flow", action="store_true", help="also save the predicted flow (_flow/<seq>.npy)")
     p.add_argument("--no-progress", action="store_true")

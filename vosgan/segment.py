@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 
 from vosgan.config import VOSGANConfig
 from vosgan.data.clips import cut_shots, resize_frames, to_tensor, upsample_maps
-from vosgan.data.flow import target_to_flow
 from vosgan.data.io import DataError, write_indexed_png
 from vosgan.data.readers import Sequence, read_davis, read_folder
 from vosgan.device import autocast
@@ -40,11 +39,23 @@ class Segmentation:
         return (self.probabilities > threshold).astype(np.uint8)
 
 
-def prepare_shots(frames: np.ndarray, cfg: VOSGANConfig) -> torch.Tensor:
-    """RGB uint8 frames (N, H, W, 3) -> shots (S, 3, T, S_px, S_px) in [-1, 1] at the preset's size."""
+def working_size(height: int, width: int, cfg: VOSGANConfig, size: int | None = None) -> tuple[int, int]:
+    """The (h, w) a video of (height, width) is segmented at: the preset's square (``size`` None or 0),
+    or ``size`` pixels high with the video's aspect ratio, both multiples of 8 (the encoder halves
+    each side three times and the motion stream doubles it back)."""
+    if not size:
+        return cfg.size, cfg.size
+    if size % 8:
+        raise ValueError(f"the working size must be a multiple of 8, got {size}")
+    return size, max(8, round(size * width / height / 8) * 8)
+
+
+def prepare_shots(frames: np.ndarray, cfg: VOSGANConfig, size: int | None = None) -> torch.Tensor:
+    """RGB uint8 frames (N, H, W, 3) -> shots (S, 3, T, h, w) in [-1, 1] at the working size."""
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"expected RGB frames (N, H, W, 3), got shape {frames.shape}")
-    shots, _ = cut_shots(resize_frames(frames, cfg.size), cfg.frames)
+    h, w = working_size(*frames.shape[1:3], cfg, size)
+    shots, _ = cut_shots(resize_frames(frames, h, width=w), cfg.frames)
     return torch.stack([to_tensor(s) for s in shots])
 
 
@@ -69,9 +80,12 @@ def assemble(
     probabilities = upsample_maps(seg, height, width)[0].clamp(0, 1).numpy()
     out_flow = None
     if flow is not None:
-        pixels = target_to_flow(rearrange(flow, "s c t h w -> c (s t) h w")[:, :n], cfg.loss.flow_max_fraction)
+        # The network learnt flow in units of its training width (see vosgan.data.flow), whatever the
+        # working size: pixels at the working size first, then rescaled to the original size.
+        flow = rearrange(flow, "s c t h w -> c (s t) h w")[:, :n]
+        pixels = (flow - 0.5) * 2.0 * cfg.loss.flow_max_fraction * cfg.size
         pixels = upsample_maps(pixels, height, width)
-        scale = torch.tensor([width / cfg.size, height / cfg.size]).reshape(2, 1, 1, 1)
+        scale = torch.tensor([width / seg.shape[-1], height / seg.shape[-2]]).reshape(2, 1, 1, 1)
         out_flow = rearrange(pixels * scale, "c t h w -> t h w c").numpy()
     return Segmentation(probabilities.astype(np.float32), out_flow)
 
@@ -82,9 +96,10 @@ def segment_frames(
     frames: np.ndarray,
     batch_size: int = 8,
     with_flow: bool = False,
+    size: int | None = None,
 ) -> Segmentation:
-    """Segment RGB uint8 frames (N, H, W, 3) of one video."""
-    shots = prepare_shots(frames, cfg)
+    """Segment RGB uint8 frames (N, H, W, 3) of one video at the working ``size`` (see ``working_size``)."""
+    shots = prepare_shots(frames, cfg, size)
     maps = [dense_maps(discriminator, shots[i : i + batch_size], with_flow) for i in range(0, len(shots), batch_size)]
     seg = torch.cat([m[0] for m in maps])
     flow = torch.cat([m[1] for m in maps]) if with_flow else None
@@ -161,6 +176,7 @@ def segment_path(
     with_flow: bool = False,
     progress: bool = True,
     overwrite: bool = False,
+    size: int | None = None,
 ) -> SegmentReport:
     """Segment every sequence under ``input_path`` into ``out`` (DAVIS layout).
 
@@ -172,6 +188,7 @@ def segment_path(
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     if not 0 < threshold < 1:
         raise ValueError(f"--threshold must be in (0, 1), got {threshold}")
+    working_size(1, 1, cfg, size)  # a bad --size fails before any work
     out, input_path = Path(out), Path(input_path)
     sequences = input_sequences(input_path)
     check_output(out, input_path, [s.name for s in sequences], overwrite)
@@ -181,7 +198,7 @@ def segment_path(
     def read(seq: Sequence):
         try:
             frames = seq.read_frames()
-            return frames, prepare_shots(frames, cfg)
+            return frames, prepare_shots(frames, cfg, size)
         except (DataError, OSError, ValueError, cv2.error) as err:
             return err, None
 
@@ -221,6 +238,9 @@ def segment_path(
                 bar.update(1)
                 continue
             done[i] = [frames.shape[:3], len(shots), [], []]
+            if pending and pending[0][1].shape != shots[0].shape:  # a batch holds shots of one working size
+                run_batch(pending)
+                pending = []
             pending += [(i, s) for s in shots]
             while len(pending) >= batch_size:
                 run_batch(pending[:batch_size])

@@ -85,3 +85,26 @@ def test_monitor_logs_scores_and_keeps_the_best_snapshot(tmp_path, tiny_dataset)
     best = load_checkpoint(tmp_path / "best.pt")
     assert best["scores"]["J"] == max(r["J"] for r in rows) and best["step"] in (1, 2)
     assert rows[0]["J_flow_baseline"] == rows[1]["J_flow_baseline"]  # computed once
+
+
+def test_screening_row_takes_the_best_val_step_and_names_the_options(tmp_path):
+    from vosgan.config import get_preset
+    from vosgan.screening import markdown_table, summarize_run
+
+    cfg = get_preset("tiny").with_overrides(loss={"flow_weight": 10.0}, train={"g_steps": 2})
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
+    steps = [{"step": s, "real_score": 0.9, "fake_score": 0.1 + 0.001 * s} for s in range(1, 201)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in steps))
+    evals = [
+        {"step": 100, "J": 0.4, "J_frozen": 0.1, "J_flow_baseline": 0.3},
+        {"step": 200, "J": 0.2, "J_flow_baseline": 0.3},
+    ]
+    (tmp_path / "evaluation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals))
+    row = summarize_run(tmp_path, masks=False)
+    assert row["options"] == "flow_weight=10.0, g_steps=2" and row["steps"] == 200
+    assert row["best step"] == 100 and row["J"] == 0.4 and row["J_frozen"] == 0.1 and row["last J"] == 0.2
+    assert row["D(x)"] == pytest.approx(0.9) and row["D(G(z))"] == pytest.approx(
+        np.mean([s["fake_score"] for s in steps[-100:]])
+    )
+    table = markdown_table([row])
+    assert table.count("\n") == 2 and "| 0.400 |" in table and "| - |" in table  # missing columns shown as -

@@ -26,9 +26,7 @@ def matmul_peak(device: torch.device, n: int = 2048) -> float:
 def bench(name: str, batch: int, steps: int, device: torch.device) -> None:
     cfg = get_preset(name).with_overrides(train={"batch_size": batch})
     clips = make_benchmark(batch * 2, cfg.frames, cfg.size, seed=0)
-    trainer = Trainer(
-        cfg, ClipDataset.from_synthetic(clips, cfg.size, progress=False), DistInfo(0, 1, 0, device), seed=0
-    )
+    trainer = Trainer(cfg, ClipDataset.from_synthetic(clips, cfg.size, progress=False), DistInfo.single(device), seed=0)
     trainer.fit(1, progress=False)  # warm-up
     rows = trainer.fit(1 + steps, progress=False)
     seconds = min(r["seconds"] for r in rows)

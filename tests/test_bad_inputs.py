@@ -22,7 +22,7 @@ from vosgan.data.synthetic import make_clip
 from vosgan.distributed import DistInfo
 from vosgan.train import Trainer, TrainingDiverged
 
-CPU = DistInfo(0, 1, 0, torch.device("cpu"))
+CPU = DistInfo.single(torch.device("cpu"))
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_auto_device_falls_back_to_the_cpu():
 @pytest.mark.gpu
 @cuda
 def test_training_step_on_cuda_with_mixed_precision(tiny_dataset):
-    trainer = Trainer(get_preset("tiny"), tiny_dataset, DistInfo(0, 1, 0, torch.device("cuda")), seed=0)
+    trainer = Trainer(get_preset("tiny"), tiny_dataset, DistInfo.single(torch.device("cuda")), seed=0)
     metrics = trainer.fit(2, progress=False)
     assert all(m["d_ok"] and m["g_ok"] for m in metrics)
     assert next(trainer.G.parameters()).device.type == "cuda"

@@ -33,7 +33,7 @@ def checkpoint(workdir):
     """A tiny model trained for a few steps."""
     cfg = get_preset("tiny")
     data = ClipDataset.from_synthetic(make_benchmark(12, cfg.frames, cfg.size, seed=0), cfg.size, progress=False)
-    trainer = Trainer(cfg, data, DistInfo(0, 1, 0, torch.device("cpu")), seed=0)
+    trainer = Trainer(cfg, data, DistInfo.single(torch.device("cpu")), seed=0)
     trainer.fit(3, [Checkpointer(workdir / "tiny.pt", every=0)], progress=False)
     return workdir / "tiny.pt"
 

@@ -11,7 +11,7 @@ from vosgan.distributed import DistInfo
 from vosgan.models import Generator, GeneratorOutput
 from vosgan.train import Trainer
 
-CPU = DistInfo(0, 1, 0, torch.device("cpu"))
+CPU = DistInfo.single(torch.device("cpu"))
 
 
 def test_translate_moves_content_and_fills_zeros():

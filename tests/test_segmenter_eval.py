@@ -66,7 +66,7 @@ def test_monitor_logs_scores_and_keeps_the_best_snapshot(tmp_path, tiny_dataset)
 
     evaluation = SegmenterEvaluation("val", benchmark=SMALL)
     assert set(evaluation.baseline_rows()) == {"flow magnitude baseline", "temporal-median baseline"}
-    trainer = Trainer(get_preset("tiny"), tiny_dataset, DistInfo(0, 1, 0, torch.device("cpu")), seed=0)
+    trainer = Trainer(get_preset("tiny"), tiny_dataset, DistInfo.single(torch.device("cpu")), seed=0)
     monitor = SegmenterMonitor(tmp_path, 1, evaluation)
     trainer.fit(2, [monitor], progress=False)
     rows = [json.loads(line) for line in (tmp_path / "evaluation.jsonl").read_text().splitlines()]

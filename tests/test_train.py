@@ -18,7 +18,7 @@ from vosgan.config import get_preset
 from vosgan.distributed import DistInfo
 from vosgan.train import Trainer, TrainingDiverged
 
-CPU = DistInfo(0, 1, 0, torch.device("cpu"))
+CPU = DistInfo.single(torch.device("cpu"))
 
 
 def make_trainer(dataset, cfg=None, **kw):
@@ -261,3 +261,30 @@ def test_default_length_is_the_presets_epochs(tiny_dataset, tmp_path):
     cfg = get_preset("tiny").with_overrides(train={"epochs": 2})
     trainer = run_training(cfg, tiny_dataset, tmp_path / "run", device="cpu", sample_every=0, progress=False)
     assert trainer.step == 2 * trainer.steps_per_epoch == 2 * (len(tiny_dataset) // 4)
+
+
+def test_thread_tuner_keeps_the_faster_setting():
+    from types import SimpleNamespace
+
+    from vosgan.callbacks import ThreadTuner
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        tuner = ThreadTuner(2, every=4, probe=2)
+        trainer = SimpleNamespace(step=0)
+        seen = []
+        # 2 threads take 3 s (a busy neighbour), 1 thread takes 1 s: the probe at step 4 switches for good
+        for step in range(1, 11):
+            trainer.step = step
+            metrics = {"seconds": 3.0 if torch.get_num_threads() == 2 else 1.0}
+            tuner.on_step(trainer, metrics)
+            seen.append(metrics["threads"])
+        assert seen[:4] == [2, 2, 2, 2] and seen[4:6] == [1, 1] and torch.get_num_threads() == 1
+        # the neighbour leaves: 2 threads are faster again, found at the next probe (step 12)
+        for step in range(11, 16):
+            trainer.step = step
+            tuner.on_step(trainer, {"seconds": 0.7 if torch.get_num_threads() == 2 else 1.2})
+        assert torch.get_num_threads() == 2 and tuner.current == 2
+    finally:
+        torch.set_num_threads(before)

@@ -134,3 +134,39 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+class ThreadTuner(Callback):
+    """Keeps the faster of ``max_threads`` and one intra-op thread, re-measured every ``every`` steps.
+
+    On a 2-core machine a training step with 2 threads slowed 3.6x beside one busy process (spinning
+    OpenMP threads wait for a core), while one thread did not slow at all (benchmarks/bench_contention.py).
+    Every ``every`` steps the other setting runs for ``probe`` steps; the one with the lower median step
+    time is kept. The thread count of each step is logged (``threads``). Results can differ in the last
+    digits between thread counts: pin one (``--threads N``) for bit-exact reruns.
+    """
+
+    def __init__(self, max_threads: int, every: int = 200, probe: int = 3):
+        self.max_threads, self.every, self.probe = max_threads, every, probe
+        self.current = max_threads
+        self.times: dict[int, list[float]] = {max_threads: [], 1: []}
+        self.probing_until = -1
+
+    def on_step(self, trainer, metrics):
+        import statistics
+
+        import torch
+
+        metrics["threads"] = torch.get_num_threads()
+        self.times.setdefault(metrics["threads"], []).append(metrics["seconds"])
+        if self.max_threads <= 1:
+            return
+        step = trainer.step
+        if step == self.probing_until:  # the probe is over: keep the faster setting
+            recent = {n: statistics.median(t[-self.probe :]) for n, t in self.times.items() if t}
+            self.current = min(recent, key=recent.get)
+            torch.set_num_threads(self.current)
+        elif step % self.every == 0 and step > 0:
+            other = 1 if self.current == self.max_threads else self.max_threads
+            torch.set_num_threads(other)
+            self.probing_until = step + self.probe

@@ -67,6 +67,7 @@ def _train(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.no_progress,
         evaluate_every=args.evaluate_every,
+        threads=args.threads or None,
     )
     if trainer.stop_signal is not None:  # pre-empted: a non-zero exit, so a job scheduler sees it unfinished
         return 128 + trainer.stop_signal
@@ -249,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, _, _, kind, text in TRAIN_OPTIONS:
         p.add_argument(flag, type=kind, default=None, help=text + "; the preset's value by default")
     p.add_argument("--mode-seeking-motion", action="store_true", help="mode-seeking pairs share z_C (z_M only)")
+    p.add_argument(
+        "--threads",
+        type=COUNT,
+        default=0,
+        help="CPU threads per step; 0 (default): adapt to the machine's load (1 thread beside busy processes), "
+        "a number pins it (bit-exact reruns)",
+    )
     p.add_argument(
         "--evaluate-every", type=COUNT, default=0, help="real-clip val evaluation every N steps (0: off); best.pt"
     )

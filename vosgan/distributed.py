@@ -18,6 +18,11 @@ class DistInfo:
     local_rank: int
     device: torch.device
 
+    @classmethod
+    def single(cls, device: torch.device | str) -> DistInfo:
+        """One process on ``device``: no process group."""
+        return cls(0, 1, 0, torch.device(device))
+
     @property
     def is_main(self) -> bool:
         return self.rank == 0
@@ -31,7 +36,7 @@ def setup_distributed(device: str = "auto") -> DistInfo:
     """Join the process group that ``torchrun`` describes in the environment; single-process otherwise."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
-        return DistInfo(0, 1, 0, resolve_device(device))
+        return DistInfo.single(resolve_device(device))
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     resolved = resolve_device(device)
     if resolved.type == "cuda":

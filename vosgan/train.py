@@ -374,10 +374,12 @@ def run_training(
     workers: int = 0,
     progress: bool = True,
     evaluate_every: int = 0,
+    threads: int | None = None,
 ) -> Trainer:
     """Train into ``out`` (``checkpoint.pt``, ``metrics.jsonl``, ``samples/``); the CLI and notebooks call this.
 
     ``iterations`` defaults to the preset's epochs (25 in the paper) over this dataset.
+    ``threads`` pins the intra-op threads; None adapts them to the machine's load (``ThreadTuner``).
     ``evaluate_every`` > 0 adds the real-clip evaluation (``vosgan.callbacks.SegmenterMonitor``, val
     split of the embedded benchmark): ``evaluation.jsonl`` and ``best.pt`` (best val J) in ``out``.
 
@@ -415,6 +417,12 @@ def run_training(
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
         print(f"training {cfg.name} on {dist.device} x {dist.world_size} process(es), {len(dataset)} clips")
     cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
+    if threads:
+        torch.set_num_threads(threads)
+    elif dist.device.type == "cpu":
+        from vosgan.callbacks import ThreadTuner
+
+        cbs.insert(0, ThreadTuner(torch.get_num_threads()))
     if evaluate_every and dist.is_main:
         from vosgan.callbacks import SegmenterMonitor
         from vosgan.metrics.segmenter import SegmenterEvaluation

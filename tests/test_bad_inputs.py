@@ -353,3 +353,17 @@ def test_read_image_errors_name_the_file(tmp_path):
     (tmp_path / "x.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(DataError, match="x.jpg"):
         read_image(tmp_path / "x.jpg")
+
+
+def test_segment_streams_frames_instead_of_decoding_whole_videos(tmp_path, checkpoint, monkeypatch):
+    import vosgan.data.readers as readers
+    from vosgan.checkpoint import load_models
+    from vosgan.segment import segment_frames, segment_path
+
+    source = frames_folder(tmp_path / "in", frames=20, size=64)
+    cfg, _, disc = load_models(checkpoint)
+    expected = segment_frames(disc, cfg, readers.read_frame_folder(source)).masks()
+    monkeypatch.setattr(readers, "read_frame_folder", lambda folder: pytest.fail("decoded the whole video at once"))
+    segment_path(disc, cfg, source, tmp_path / "p", progress=False)
+    written = np.stack([np.array(Image.open(tmp_path / "p" / "clip" / f"{t:05d}.png")) for t in range(20)])
+    assert np.array_equal(written, expected)  # frame by frame gives the same masks as the whole video

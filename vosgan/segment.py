@@ -196,17 +196,34 @@ def segment_path(
     bar = tqdm(total=len(sequences), desc="segmenting", disable=not progress)
 
     def read(seq: Sequence):
+        """(N, H, W) of the video and its shots at the working size; frames are resized as they are
+        decoded, so a long or large video never sits in memory at its own size."""
         try:
-            frames = seq.read_frames()
-            return frames, prepare_shots(frames, cfg, size)
+            small, shape = [], None
+            for frame in seq.iter_frames() if seq.iter_frames else seq.read_frames():
+                if shape is not None and frame.shape[:2] != shape:
+                    raise DataError(f"frame {len(small)} of {seq.name!r} is {frame.shape[:2]}, the first is {shape}")
+                shape = frame.shape[:2]
+                h, w = working_size(*shape, cfg, size)
+                small.append(resize_frames(frame[None], h, width=w)[0])
+            if not small:
+                raise DataError(f"{seq.name!r} has no frames")
+            frames = np.stack(small)
+            return (len(small), *shape), torch.stack([to_tensor(x) for x in cut_shots(frames, cfg.frames)[0]])
         except (DataError, OSError, ValueError, cv2.error) as err:
             return err, None
 
     def write(name: str, seg: torch.Tensor, flow: torch.Tensor | None, shape: tuple[int, int, int]) -> str:
-        result = assemble(cfg, seg, flow, *shape)
         for stale in (out / name).glob("*.png") if overwrite else ():
             stale.unlink()
-        write_segmentation(out, name, result, threshold, soft)
+        if soft or flow is not None:  # the full arrays were asked for
+            write_segmentation(out, name, assemble(cfg, seg, flow, *shape), threshold, soft)
+            return name
+        n, height, width = shape
+        maps = rearrange(seg, "s c t h w -> c (s t) h w")[:, :n]
+        for t in range(n):  # one frame at its own size at a time
+            probability = upsample_maps(maps[:, t : t + 1], height, width)[0, 0]
+            write_indexed_png(out / name / f"{t:05d}.png", (probability > threshold).numpy().astype(np.uint8))
         return name
 
     with ThreadPoolExecutor(2, "vosgan-read") as reader, ThreadPoolExecutor(2, "vosgan-write") as writer:
@@ -229,15 +246,15 @@ def segment_path(
                     del done[i]
 
         for i, seq in enumerate(sequences):
-            frames, shots = reads[i].result()
+            shape, shots = reads[i].result()
             if i + ahead < len(sequences):
                 reads.append(reader.submit(read, sequences[i + ahead]))
             reads[i] = None
             if shots is None:
-                report.failed[seq.name] = str(frames)
+                report.failed[seq.name] = str(shape)
                 bar.update(1)
                 continue
-            done[i] = [frames.shape[:3], len(shots), [], []]
+            done[i] = [shape, len(shots), [], []]
             if pending and pending[0][1].shape != shots[0].shape:  # a batch holds shots of one working size
                 run_batch(pending)
                 pending = []

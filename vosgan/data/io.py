@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -137,34 +138,45 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def read_frame_folder(folder: str | os.PathLike) -> np.ndarray:
-    """A folder of frame images as RGB uint8 (T, H, W, 3)."""
+def iter_frame_folder(folder: str | os.PathLike) -> Iterator[np.ndarray]:
+    """The frames of a folder one at a time, RGB uint8 (H, W, 3) (memory: one frame)."""
     paths = list_images(folder)
     if not paths:
         raise DataError(f"no frames ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    frames = [read_image(p) for p in paths]
+    for p in paths:
+        yield read_image(p)
+
+
+def read_frame_folder(folder: str | os.PathLike) -> np.ndarray:
+    """A folder of frame images as RGB uint8 (T, H, W, 3)."""
+    frames = list(iter_frame_folder(folder))
     if len({f.shape for f in frames}) != 1:
         raise DataError(f"frames of {folder} differ in size: {sorted({f.shape for f in frames})}")
     return np.stack(frames)
 
 
-def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.ndarray:
-    """A video file as RGB uint8 (T, H, W, 3), decoded with OpenCV."""
+def iter_video(path: str | os.PathLike, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """A video file's frames one at a time, RGB uint8 (H, W, 3), decoded with OpenCV."""
     if not Path(path).is_file():
         raise DataError(f"video file {path} does not exist")
     capture = cv2.VideoCapture(_opencv_path(path))
-    frames = []
+    count = 0
     try:
-        while capture.isOpened() and (max_frames is None or len(frames) < max_frames):
+        while capture.isOpened() and (max_frames is None or count < max_frames):
             ok, frame = capture.read()
             if not ok:
                 break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            count += 1
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
-    if not frames:
+    if not count:
         raise DataError(f"cannot decode any frame of {path}: corrupt or in a codec OpenCV lacks")
-    return np.stack(frames)
+
+
+def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.ndarray:
+    """A video file as RGB uint8 (T, H, W, 3), decoded with OpenCV."""
+    return np.stack(list(iter_video(path, max_frames)))
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float = 10.0) -> None:

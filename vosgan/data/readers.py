@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,8 @@ from vosgan.data.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     DataError,
+    iter_frame_folder,
+    iter_video,
     list_images,
     read_frame_folder,
     read_image,
@@ -36,6 +38,15 @@ class Sequence:
     read_frames: Callable[[], np.ndarray]
     read_masks: Callable[[], np.ndarray] | None = None
     label: str | None = None
+    iter_frames: Callable[[], Iterator[np.ndarray]] | None = None  # one frame at a time, where the source allows
+
+    @classmethod
+    def frame_folder(cls, name: str, folder: Path, read_masks=None, label: str | None = None) -> Sequence:
+        return cls(name, partial(read_frame_folder, folder), read_masks, label, partial(iter_frame_folder, folder))
+
+    @classmethod
+    def video(cls, name: str, path: Path, label: str | None = None) -> Sequence:
+        return cls(name, partial(read_video, path), None, label, partial(iter_video, path))
 
 
 def _read_mask_folder(paths: list[Path]) -> np.ndarray:
@@ -89,7 +100,7 @@ def read_davis(
         if (annotations / name).is_dir():
             paths = sorted((annotations / name).glob("*.png"))
             masks = partial(_read_mask_folder, paths)
-        sequences.append(Sequence(name, partial(read_frame_folder, frames_dir), masks))
+        sequences.append(Sequence.frame_folder(name, frames_dir, masks))
     if not sequences:
         raise DataError(f"no sequences under {images}")
     return sequences
@@ -119,7 +130,7 @@ def read_segtrack(root: str | os.PathLike) -> list[Sequence]:
     sequences = []
     for folder in sorted(p for p in images.iterdir() if p.is_dir()):
         gt = _require_dir(truth / folder.name, f"ground truth of sequence {folder.name!r}")
-        sequences.append(Sequence(folder.name, partial(read_frame_folder, folder), partial(_read_segtrack_masks, gt)))
+        sequences.append(Sequence.frame_folder(folder.name, folder, partial(_read_segtrack_masks, gt)))
     if not sequences:
         raise DataError(f"no sequences under {images}")
     return sequences
@@ -172,7 +183,7 @@ def read_weizmann(root: str | os.PathLike) -> list[Sequence]:
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() == ".avi")
     if not files:
         raise DataError(f"no .avi files under {root}")
-    return [Sequence(p.stem, partial(read_video, p), label=weizmann_action(p)) for p in files]
+    return [Sequence.video(p.stem, p, label=weizmann_action(p)) for p in files]
 
 
 def clip_starts(length: int, clip: int = 32, shift: int = 5) -> list[int]:
@@ -197,7 +208,7 @@ def read_ucf101(
             continue
         relative = line.split()[0]
         path = root / relative
-        sequences.append(Sequence(path.stem, partial(read_video, path), label=relative.split("/")[0]))
+        sequences.append(Sequence.video(path.stem, path, label=relative.split("/")[0]))
     return sequences
 
 
@@ -214,16 +225,16 @@ def read_folder(root: str | os.PathLike) -> list[Sequence]:
     if root.is_file():
         if root.suffix.lower() not in VIDEO_SUFFIXES:
             raise DataError(f"{root} is not a video file ({', '.join(VIDEO_SUFFIXES)})")
-        return [Sequence(root.stem, partial(read_video, root))]
+        return [Sequence.video(root.stem, root)]
     _require_dir(root, "a video file or a folder of videos / frames")
     if any(p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir()):
-        return [Sequence(root.name, partial(read_frame_folder, root))]
+        return [Sequence.frame_folder(root.name, root)]
     sequences = []
     for p in sorted(root.iterdir()):
         if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
-            sequences.append(Sequence(p.stem, partial(read_video, p)))
+            sequences.append(Sequence.video(p.stem, p))
         elif p.is_dir() and list_images(p):
-            sequences.append(Sequence(p.name, partial(read_frame_folder, p)))
+            sequences.append(Sequence.frame_folder(p.name, p))
     if not sequences:
         raise DataError(f"no video files or frame folders under {root}")
     return sequences

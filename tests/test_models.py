@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -105,3 +107,22 @@ def test_tiny_forward_backward_runs():
     d = disc(out.video)
     (d.logit.mean() + d.segmentation.mean() + d.flow.mean()).backward()
     assert all(p.grad is not None for p in gen.parameters())
+
+
+def test_discriminator_output_carries_its_conversions():
+    from vosgan.config import get_preset
+    from vosgan.data.flow import flow_to_target
+    from vosgan.models import Discriminator, DiscriminatorOutput
+
+    cfg = get_preset("tiny")
+    pixels = torch.tensor([-3.0, -1.0, 0.0, 0.5, 2.0]).view(1, 1, 5, 1, 1).repeat(1, 2, 1, 1, 1)
+    target = flow_to_target(pixels.expand(1, 2, 5, 1, cfg.size), cfg.loss.flow_max_fraction)[..., :1]
+    out = DiscriminatorOutput(
+        torch.tensor([0.0]), torch.tensor([[[[[2.0]]]]]), target, cfg.loss.flow_max_fraction * cfg.size
+    )
+    torch.testing.assert_close(out.flow_pixels, pixels)  # the inverse of the target mapping (4 px at 32x32 is the edge)
+    assert out.probability.item() == pytest.approx(1 / (1 + math.exp(-2.0))) and out.real_score.item() == 0.5
+    disc = Discriminator(cfg)
+    dense = disc.dense(torch.zeros(2, 3, 16, 32, 32))
+    assert isinstance(dense, DiscriminatorOutput) and dense.logit is None and dense.flow_scale == 4.0
+    assert dense.segmentation.shape == (2, 1, 16, 32, 32) and dense.flow.shape == (2, 2, 16, 32, 32)

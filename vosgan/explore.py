@@ -15,7 +15,7 @@ from einops import repeat
 from vosgan.data.clips import to_uint8
 from vosgan.data.flow import batch_flow
 from vosgan.latent import sample_latents, slerp, trajectory
-from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
+from vosgan.models import Discriminator, Generator, GeneratorOutput
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def samples(generator: Generator, discriminator: Discriminator, count: int = 3, 
     out = render(generator, z_c, z_m)
     discriminator.eval()
     d = discriminator(out.video.to(next(discriminator.parameters()).device))
-    return out, DiscriminatorOutput(d.logit.float().cpu(), d.segmentation.float().cpu(), d.flow.float().cpu())
+    return out, d.cpu()
 
 
 def _positions(steps: int) -> torch.Tensor:
@@ -122,19 +122,18 @@ def discriminator_view(generator: Generator, discriminator: Discriminator, point
     The generator's own mask (the segmentation target) next to the discriminator's segmentation,
     and Farneback flow of the clip (the flow target) next to the discriminator's flow.
     """
-    from vosgan.data.flow import target_to_flow
     from vosgan.viz import FLOW_DISPLAY_FRACTION, flow_frames, mask_frames
 
     cfg = generator.cfg
     out = render(generator, point.z_c[None], trajectory(point.start[None], point.end[None], cfg.frames, "slerp"))
     discriminator.eval()
     device = next(discriminator.parameters()).device
-    d = discriminator(out.video.to(device))
+    d = discriminator(out.video.to(device)).cpu()
     limit = FLOW_DISPLAY_FRACTION * cfg.size  # full colour at this many pixels per frame
     return {
         "video": to_uint8(out.video[0]),
         "generator mask m(z)": mask_frames(out.mask[0]),
-        "D segmentation": mask_frames(torch.sigmoid(d.segmentation[0].float().cpu())),
+        "D segmentation": mask_frames(d.probability[0]),
         "Farneback flow OF(G(z))": flow_frames(batch_flow(out.video)[0], limit),
-        "D flow": flow_frames(target_to_flow(d.flow[0].float().cpu(), cfg.loss.flow_max_fraction), limit),
+        "D flow": flow_frames(d.flow_pixels[0], limit),
     }

@@ -60,7 +60,7 @@ def weighted_segmentation_loss(
 
 def _step(discriminator, optimizer, video, target, weight, device, balanced: bool = False) -> float:
     with autocast(device):
-        logits = discriminator.dense(video)[:, :1]
+        logits = discriminator.dense(video).segmentation
     loss = weighted_segmentation_loss(logits, target, weight, balanced)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -64,12 +64,12 @@ def dense_maps(
     discriminator: Discriminator, shots: torch.Tensor, with_flow: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The motion stream on shots (S, 3, T, h, w): foreground probabilities (S, 1, T, h, w) and, when
-    asked for, flow in the [0, 1] target range (S, 2, T, h, w), both on the CPU."""
+    asked for, flow in pixels per frame at the training size (S, 2, T, h, w), both on the CPU."""
     device = next(discriminator.parameters()).device
     discriminator.eval()
     with autocast(device):
-        dense = discriminator.dense(shots.to(device)).float()
-    return torch.sigmoid(dense[:, :1]).cpu(), torch.sigmoid(dense[:, 1:]).cpu() if with_flow else None
+        out = discriminator.dense(shots.to(device)).cpu()
+    return out.probability, out.flow_pixels if with_flow else None
 
 
 def assemble(
@@ -80,11 +80,9 @@ def assemble(
     probabilities = upsample_maps(seg, height, width)[0].clamp(0, 1).numpy()
     out_flow = None
     if flow is not None:
-        # The network learnt flow in units of its training width (see vosgan.data.flow), whatever the
-        # working size: pixels at the working size first, then rescaled to the original size.
-        flow = rearrange(flow, "s c t h w -> c (s t) h w")[:, :n]
-        pixels = (flow - 0.5) * 2.0 * cfg.loss.flow_max_fraction * cfg.size
-        pixels = upsample_maps(pixels, height, width)
+        # Pixels at the working size (a convolutional network measures displacements in the pixels it
+        # sees), rescaled to the original size.
+        pixels = upsample_maps(rearrange(flow, "s c t h w -> c (s t) h w")[:, :n], height, width)
         scale = torch.tensor([width / seg.shape[-1], height / seg.shape[-2]]).reshape(2, 1, 1, 1)
         out_flow = rearrange(pixels * scale, "c t h w -> t h w c").numpy()
     return Segmentation(probabilities.astype(np.float32), out_flow)

@@ -187,8 +187,8 @@ class Trainer:
         ok = self._update(self.opt_d, loss.total)
         return {
             **loss.items(),
-            "real_score": torch.sigmoid(d_real.logit.detach().float()).mean().item(),
-            "fake_score": torch.sigmoid(d_fake.logit.detach().float()).mean().item(),
+            "real_score": d_real.real_score.mean().item(),
+            "fake_score": d_fake.real_score.mean().item(),
             "mask_mean": fake.mask.float().mean().item(),
             "flow_seconds": flow_seconds,
             "d_ok": ok,

@@ -12,7 +12,7 @@ import torch
 from einops import rearrange, repeat
 
 from vosgan.data.clips import to_uint8
-from vosgan.data.flow import flow_to_color, target_to_flow
+from vosgan.data.flow import flow_to_color
 
 OVERLAY_COLOR = (255, 40, 40)
 
@@ -86,7 +86,7 @@ def stream_frames(gen, index: int, stream: str) -> np.ndarray:
 FLOW_DISPLAY_FRACTION = 0.05
 
 
-def stream_rows(gen, disc=None, index: int = 0, flow_max_fraction: float = 0.125) -> dict[str, np.ndarray]:
+def stream_rows(gen, disc=None, index: int = 0) -> dict[str, np.ndarray]:
     """One sample's streams as named clips (T, H, W, 3): composite, background, foreground, mask,
     and, given the discriminator's output, its segmentation, its flow and the Farneback flow it is
     trained towards (both colour-coded with full colour at ``FLOW_DISPLAY_FRACTION`` of the width)."""
@@ -94,11 +94,9 @@ def stream_rows(gen, disc=None, index: int = 0, flow_max_fraction: float = 0.125
 
     rows = {name: stream_frames(gen, index, name) for name in STREAMS}
     if disc is not None:
-        rows["D segmentation"] = mask_frames(torch.sigmoid(disc.segmentation[index].float()))
+        rows["D segmentation"] = mask_frames(disc.probability[index])
         limit = FLOW_DISPLAY_FRACTION * gen.video.shape[-1]
-        rows[f"D flow (<= {limit:.1f} px)"] = flow_frames(
-            target_to_flow(disc.flow[index].float(), flow_max_fraction), limit
-        )
+        rows[f"D flow (<= {limit:.1f} px)"] = flow_frames(disc.flow_pixels[index], limit)
         rows["Farneback flow"] = flow_frames(batch_flow(gen.video[index : index + 1].float())[0], limit)
     return rows
 

@@ -32,8 +32,8 @@ def pairwise_iou(hard: torch.Tensor) -> torch.Tensor:
     return (inter / union)[off_diagonal].mean()
 
 
-def mask_statistics(mask: torch.Tensor, segmentation: torch.Tensor | None = None) -> dict[str, float]:
-    """Statistics of masks (B, 1, T, H, W) in [0, 1], and of segmentation logits of the same clips.
+def mask_statistics(mask: torch.Tensor, probability: torch.Tensor | None = None) -> dict[str, float]:
+    """Statistics of masks (B, 1, T, H, W) in [0, 1], and of D's foreground probability on the same clips.
 
     - ``area``: mean of m, the share of the frame the foreground covers (objects in the embedded
       benchmark cover about 0.1);
@@ -64,8 +64,8 @@ def mask_statistics(mask: torch.Tensor, segmentation: torch.Tensor | None = None
         both = present[:, 1:] & present[:, :-1]
         step = (path[:, 1:] - path[:, :-1]).norm(dim=-1)
         report["motion"] = step[both].mean().item() if both.any() else 0.0
-        if segmentation is not None:
-            pred = torch.sigmoid(segmentation[objects].float()) > 0.5
+        if probability is not None:
+            pred = probability[objects].float() > 0.5
             union = (pred | target).sum().clamp_min(1)
             report["d_iou"] = ((pred & target).sum() / union).item()
         if len(target) > 1:
@@ -77,4 +77,4 @@ def mask_report(generator, discriminator, count: int = 64, seed: int = 0) -> dic
     """``mask_statistics`` of the generator's masks m(z) over ``count`` random clips, with the
     discriminator's segmentation of the same clips (``d_iou``: does D find G's objects?)."""
     gen, disc = samples(generator, discriminator, count=count, seed=seed)
-    return mask_statistics(gen.mask, disc.segmentation)
+    return mask_statistics(gen.mask, disc.probability)

@@ -18,11 +18,33 @@ from vosgan.models.blocks import ConvRow, init_weights, residual_layer
 
 @dataclass
 class DiscriminatorOutput:
-    """D_adv, D_seg and D_opt of the paper."""
+    """D_adv, D_seg and D_opt of the paper, with their conversions (the one place that knows them)."""
 
-    logit: torch.Tensor  # (B,), real-vs-fake logit; sigmoid(logit) is D_adv(x)
+    logit: torch.Tensor | None  # (B,), real-vs-fake logit; None from ``Discriminator.dense``
     segmentation: torch.Tensor  # (B, 1, T, H, W), foreground logits; sigmoid gives D_seg(x)
     flow: torch.Tensor  # (B, 2, T, H, W), D_opt(x) in [0, 1] (sigmoid), see vosgan.data.flow for the scaling
+    flow_scale: float = 1.0  # pixels per frame (at the training size) at the sigmoid's edge
+
+    @property
+    def real_score(self) -> torch.Tensor:
+        """D_adv(x) (B,): the probability that each clip is real."""
+        return torch.sigmoid(self.logit.float())
+
+    @property
+    def probability(self) -> torch.Tensor:
+        """D_seg(x) (B, 1, T, H, W): the foreground probability."""
+        return torch.sigmoid(self.segmentation.float())
+
+    @property
+    def flow_pixels(self) -> torch.Tensor:
+        """D_opt(x) in pixels per frame (B, 2, T, H, W) (x then y), at the size the network was trained
+        at; the inverse of the flow targets' mapping (``vosgan.data.flow.flow_to_target``)."""
+        return (self.flow.float() - 0.5) * 2.0 * self.flow_scale
+
+    def cpu(self) -> DiscriminatorOutput:
+        """Every tensor as float32 on the CPU (for plots and numpy)."""
+        move = lambda t: None if t is None else t.detach().float().cpu()  # noqa: E731
+        return DiscriminatorOutput(move(self.logit), move(self.segmentation), move(self.flow), self.flow_scale)
 
 
 class Discriminator(nn.Module):
@@ -63,16 +85,19 @@ class Discriminator(nn.Module):
             ConvRow("conv3d", 16 * n, 2, (t, h, h), (t, h, h), 0, bn=False, act=None),
         )
         init_weights(self)
+        self.flow_scale = cfg.loss.flow_max_fraction * cfg.size
+
+    def _output(self, dense: torch.Tensor, logit: torch.Tensor | None) -> DiscriminatorOutput:
+        return DiscriminatorOutput(logit, dense[:, :1], torch.sigmoid(dense[:, 1:]), self.flow_scale)
 
     def forward(self, video: torch.Tensor) -> DiscriminatorOutput:
         features = self.shared(video)
-        dense = self.motion(features)  # = self.dense(video), sharing the encoder with the discrimination stream
+        dense = self.motion(features)  # the motion stream first: Table 2's row order
         # Two-way softmax over (fake, real) equals a sigmoid of the logit difference.
         scores = self.discrimination(features).flatten(1)
-        logit = scores[:, 1] - scores[:, 0]
-        return DiscriminatorOutput(logit=logit, segmentation=dense[:, :1], flow=torch.sigmoid(dense[:, 1:]))
+        return self._output(dense, scores[:, 1] - scores[:, 0])
 
-    def dense(self, video: torch.Tensor) -> torch.Tensor:
-        """The motion stream alone, (B, 3, T, H, W): segmentation logits, then the two flow channels
-        before their sigmoid. Segmenting needs no discrimination stream."""
-        return self.motion(self.shared(video))
+    def dense(self, video: torch.Tensor) -> DiscriminatorOutput:
+        """The motion stream alone (segmentation and flow; ``logit`` None): segmenting needs no
+        discrimination stream, and the shared encoder and motion stream take any size divisible by 8."""
+        return self._output(self.motion(self.shared(video)), None)

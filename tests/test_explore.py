@@ -6,7 +6,6 @@ import torch
 
 from vosgan.config import get_preset
 from vosgan.explore import (
-    LatentPoint,
     discriminator_view,
     latent_step,
     motion_interpolation,
@@ -16,6 +15,7 @@ from vosgan.explore import (
 )
 from vosgan.latent import trajectory
 from vosgan.models import Discriminator, Generator
+from vosgan.sampling import LatentPoint
 from vosgan.widgets import LatentExplorer
 
 

@@ -44,3 +44,15 @@ def test_sample_latents_shapes_seed_and_modes():
     rnd = sample_latents(cfg.with_overrides(latent={"trajectory": "random"}), 3, torch.Generator().manual_seed(1))[1]
     rough = (rnd[:, 1:] - rnd[:, :-1]).norm(dim=-1).mean()
     assert smooth * 3 < rough
+
+
+def test_slerp_takes_unbatched_points_and_random_trajectories_keep_their_endpoints():
+    from vosgan.latent import random_trajectory
+
+    a, b = torch.randn(2, 8, generator=torch.Generator().manual_seed(0))
+    t = torch.linspace(0, 1, 5)
+    torch.testing.assert_close(slerp(a, b, t), slerp(a[None], b[None], t)[0])
+    assert slerp(a, b, t).shape == (5, 8)
+    z = random_trajectory(a[None], b[None], 6, torch.Generator().manual_seed(1))
+    assert z.shape == (1, 6, 8) and torch.equal(z[0, 0], a) and torch.equal(z[0, -1], b)
+    assert not torch.equal(z, random_trajectory(a[None], b[None], 6, torch.Generator().manual_seed(2)))

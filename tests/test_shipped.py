@@ -8,9 +8,10 @@ import torch
 
 from vosgan.checkpoint import check_config, load_checkpoint, load_models
 from vosgan.config import get_preset
-from vosgan.explore import LatentPoint, motion_interpolation
+from vosgan.explore import motion_interpolation
 from vosgan.metrics.masks import mask_report
 from vosgan.reproduce import recipe
+from vosgan.sampling import LatentPoint
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
 # checkpoints/README.md: the options the shipped model was trained with on top of the preset.

@@ -70,13 +70,18 @@ class SampleGrid(Callback):
     def on_step(self, trainer, metrics):
         if not (self.every and trainer.step % self.every == 0 and trainer.dist.is_main):
             return
-        from vosgan.explore import samples
+        from vosgan.sampling import samples
         from vosgan.viz import save_streams_figure
 
         # The same seed every time: the grids of one run show the same latents improving. The
         # trainer puts both networks back in training mode at its next step.
-        outputs = samples(trainer.G_samples, trainer.D, self.count, self.seed)
-        save_streams_figure(*outputs, self.folder / f"samples_{trainer.step:07d}.png", title=f"step {trainer.step}")
+        drawn = samples(trainer.G_samples, trainer.D, self.count, self.seed)
+        save_streams_figure(
+            drawn.generated,
+            drawn.discriminator,
+            self.folder / f"samples_{trainer.step:07d}.png",
+            title=f"step {trainer.step}",
+        )
 
 
 class SegmenterMonitor(Callback):

@@ -1,12 +1,11 @@
 """Exploring the two latent spaces of a trained generator: scene ``z_c`` and motion trajectory ``z_m``.
 
-Every function returns tensors (a ``GeneratorOutput`` whose batch axis walks the interpolation)
-and leaves rendering to ``vosgan.viz``; the widgets and notebooks call these.
+Interpolations along each space, the SLERP/LERP/random contrast and the discriminator's view of a
+clip. Every function returns tensors (a ``GeneratorOutput`` whose batch axis walks the
+interpolation) and leaves rendering to ``vosgan.viz``; sampling itself is ``vosgan.sampling``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -14,42 +13,9 @@ from einops import repeat
 
 from vosgan.data.clips import to_uint8
 from vosgan.data.flow import batch_flow
-from vosgan.latent import sample_latents, slerp, trajectory
+from vosgan.latent import random_trajectory, slerp, trajectory
 from vosgan.models import Discriminator, Generator, GeneratorOutput
-
-
-@dataclass(frozen=True)
-class LatentPoint:
-    """One scene vector and the two endpoints of one motion trajectory, each (d,)."""
-
-    z_c: torch.Tensor
-    start: torch.Tensor
-    end: torch.Tensor
-
-    @classmethod
-    def from_seed(cls, dim: int, seed: int) -> LatentPoint:
-        """The latents a seed stands for, independent of device and batch."""
-        g = torch.Generator().manual_seed(seed)
-        return cls(*torch.randn(3, dim, generator=g))
-
-
-@torch.no_grad()
-def render(generator: Generator, z_c: torch.Tensor, z_m: torch.Tensor) -> GeneratorOutput:
-    """Generator outputs for ``z_c`` (B, d) and ``z_m`` (B, T, d), in eval mode, on the CPU."""
-    generator.eval()
-    device = next(generator.parameters()).device
-    out = generator(z_c.to(device), z_m.to(device))
-    return GeneratorOutput(*(t.float().cpu() for t in (out.video, out.foreground, out.background, out.mask)))
-
-
-@torch.no_grad()
-def samples(generator: Generator, discriminator: Discriminator, count: int = 3, seed: int = 0):
-    """``count`` random clips and the discriminator's view of them: (GeneratorOutput, DiscriminatorOutput)."""
-    z_c, z_m = sample_latents(generator.cfg, count, torch.Generator().manual_seed(seed))
-    out = render(generator, z_c, z_m)
-    discriminator.eval()
-    d = discriminator(out.video.to(next(discriminator.parameters()).device))
-    return out, d.cpu()
+from vosgan.sampling import LatentPoint, render
 
 
 def _positions(steps: int) -> torch.Tensor:
@@ -96,12 +62,10 @@ def trajectory_contrast(generator: Generator, a: LatentPoint, seed: int = 0) -> 
 
 def contrast_trajectories(point: LatentPoint, frames: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """``z_m`` (1, T, d) through SLERP, LERP and independent random points, all with the same endpoints."""
-    random = torch.randn(1, frames, point.z_c.shape[-1], generator=torch.Generator().manual_seed(seed))
-    random[:, 0], random[:, -1] = point.start, point.end
     return {
         "slerp": trajectory(point.start[None], point.end[None], frames, "slerp"),
         "lerp": trajectory(point.start[None], point.end[None], frames, "lerp"),
-        "random": random,
+        "random": random_trajectory(point.start[None], point.end[None], frames, torch.Generator().manual_seed(seed)),
     }
 
 

@@ -19,6 +19,7 @@ from vosgan.data.io import DataError
 from vosgan.device import autocast
 from vosgan.latent import sample_latents
 from vosgan.models import Discriminator, Generator
+from vosgan.train import make_optimizer
 
 
 def segmentation_parameters(discriminator: Discriminator) -> list[torch.nn.Parameter]:
@@ -86,7 +87,7 @@ def finetune(
     device = next(discriminator.parameters()).device
     torch.manual_seed(seed)
     weights = label_weights(len(dataset), dataset.shots[0].frames.shape[0], label_fraction, seed)
-    optimizer = torch.optim.Adam(segmentation_parameters(discriminator), lr=lr, betas=(0.5, 0.999))
+    optimizer = make_optimizer(segmentation_parameters(discriminator), discriminator.cfg.train, lr)
     discriminator.train()
     batch_size = min(batch_size, len(dataset))
     steps_per_epoch = len(dataset) // batch_size
@@ -119,7 +120,7 @@ def train_on_generator(
     cfg = generator.cfg
     rng = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(segmentation_parameters(discriminator), lr=lr, betas=(0.5, 0.999))
+    optimizer = make_optimizer(segmentation_parameters(discriminator), discriminator.cfg.train, lr)
     generator.eval()
     discriminator.train()
     losses = []

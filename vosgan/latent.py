@@ -14,11 +14,14 @@ from vosgan.config import VOSGANConfig
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between ``a`` and ``b`` (B, d) at positions ``t`` (T,) -> (B, T, d).
+    """Spherical interpolation between ``a`` and ``b`` (B, d) at positions ``t`` (T,) -> (B, T, d);
+    unbatched points (d,) give (T, d).
 
     The angle is taken between the directions; for unit-norm endpoints every point is unit norm.
     Nearly parallel endpoints fall back to linear interpolation to avoid dividing by sin(0).
     """
+    if a.ndim == 1:
+        return slerp(a[None], b[None], t)[0]
     a_dir = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     b_dir = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     omega = torch.arccos((a_dir * b_dir).sum(-1).clamp(-1.0, 1.0))  # (B,)
@@ -47,6 +50,14 @@ def trajectory(start: torch.Tensor, end: torch.Tensor, frames: int, mode: str) -
     raise ValueError(f"trajectory mode {mode!r} interpolates nothing; use 'slerp' or 'lerp'")
 
 
+def random_trajectory(start: torch.Tensor, end: torch.Tensor, frames: int, generator: torch.Generator | None = None):
+    """The Table 4 baseline's "trajectory" (B, T, d): independent N(0, I) points, the first and last
+    set to ``start`` and ``end`` (B, d), so it shares its endpoints with the SLERP one."""
+    points = torch.randn(start.shape[0], frames, start.shape[-1], generator=generator).to(start)
+    points[:, 0], points[:, -1] = start, end
+    return points
+
+
 def sample_latents(
     cfg: VOSGANConfig,
     batch_size: int,
@@ -60,7 +71,7 @@ def sample_latents(
     d, frames = cfg.latent.dim, cfg.frames
     z_c = torch.randn(batch_size, d, generator=generator)
     if cfg.latent.trajectory == "random":
-        z_m = torch.randn(batch_size, frames, d, generator=generator)
+        z_m = torch.randn(batch_size, frames, d, generator=generator)  # all points independent
     else:
         ends = torch.randn(2, batch_size, d, generator=generator)
         z_m = trajectory(ends[0], ends[1], frames, cfg.latent.trajectory)

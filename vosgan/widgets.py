@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vosgan.explore import LatentPoint, render
-from vosgan.latent import slerp, trajectory
+from vosgan.config import TRAJECTORIES
+from vosgan.latent import random_trajectory, slerp, trajectory
 from vosgan.models import Discriminator, Generator, GeneratorOutput
+from vosgan.sampling import LatentPoint, render
 from vosgan.viz import STREAMS, stream_frames
 
-MODES = ("slerp", "lerp", "random")
+MODES = TRAJECTORIES
 
 
 class LatentExplorer:
@@ -85,9 +86,9 @@ class LatentExplorer:
         start = slerp(motion_a.start[None], motion_b.start[None], position)[:, 0]
         end = slerp(motion_a.end[None], motion_b.end[None], position)[:, 0]
         if self.mode.value == "random":
-            # Independent points per frame, seeded by the motion seeds: no coherence to interpolate.
+            # Independent points between the endpoints, seeded by the motion seeds.
             g = torch.Generator().manual_seed(self.seeds[2].value * 7919 + self.seeds[3].value)
-            z_m = torch.randn(1, frames, dim, generator=g)
+            z_m = random_trajectory(start, end, frames, g)
         else:
             z_m = trajectory(start, end, frames, self.mode.value)
         return z_c, z_m

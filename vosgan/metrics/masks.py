@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from einops import rearrange, reduce
 
-from vosgan.explore import samples
+from vosgan.sampling import samples
 
 
 def centroid_path(mask: torch.Tensor) -> torch.Tensor:
@@ -76,5 +76,5 @@ def mask_statistics(mask: torch.Tensor, probability: torch.Tensor | None = None)
 def mask_report(generator, discriminator, count: int = 64, seed: int = 0) -> dict[str, float]:
     """``mask_statistics`` of the generator's masks m(z) over ``count`` random clips, with the
     discriminator's segmentation of the same clips (``d_iou``: does D find G's objects?)."""
-    gen, disc = samples(generator, discriminator, count=count, seed=seed)
-    return mask_statistics(gen.mask, disc.probability)
+    drawn = samples(generator, discriminator, count=count, seed=seed)
+    return mask_statistics(drawn.generated.mask, drawn.discriminator.probability)

@@ -98,7 +98,8 @@ def latent_effects(generator: Generator, pairs: int = 10, steps: int = 5, seed: 
     ``zm_mask``, ``zm_foreground``: along z_M (scene fixed); ``zc_background``, ``zc_mask``: along z_C
     (motion fixed). A generator whose two spaces are separated has zm_mask >= zc_mask.
     """
-    from vosgan.explore import LatentPoint, motion_interpolation, scene_interpolation
+    from vosgan.explore import motion_interpolation, scene_interpolation
+    from vosgan.sampling import LatentPoint
 
     def change(x: torch.Tensor) -> float:  # (steps, ...) -> summed mean |x_{s+1} - x_s|
         return float((x[1:] - x[:-1]).abs().flatten(1).mean(1).sum())

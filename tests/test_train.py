@@ -288,3 +288,13 @@ def test_thread_tuner_keeps_the_faster_setting():
         assert torch.get_num_threads() == 2 and tuner.current == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_constructing_a_trainer_leaves_the_process_rng_alone(tiny_dataset):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = make_trainer(tiny_dataset)
+    assert torch.equal(torch.rand(3), expected)
+    b = make_trainer(tiny_dataset)  # the seed still fixes the weights
+    assert torch.equal(params(a), params(b))

@@ -21,6 +21,27 @@ class Callback:
         pass
 
 
+class ProgressBar(Callback):
+    """A tqdm bar up to ``iterations`` with the losses and clips/s of the last step."""
+
+    def __init__(self, iterations: int):
+        self.iterations, self.bar = iterations, None
+
+    def on_step(self, trainer, metrics):
+        from tqdm.auto import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=self.iterations, initial=trainer.step - 1, desc="training")
+        self.bar.update(1)
+        self.bar.set_postfix(
+            d=f"{metrics['d_loss']:.3f}", g=f"{metrics['g_loss']:.3f}", clips_s=f"{metrics['clips_per_s']:.1f}"
+        )
+
+    def on_end(self, trainer):
+        if self.bar is not None:
+            self.bar.close()
+
+
 class MetricsLog(Callback):
     """One JSON line per step (appends, so a resumed run continues the same file)."""
 

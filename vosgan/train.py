@@ -6,6 +6,7 @@ sample grids (``vosgan.callbacks``) and process groups (``vosgan.distributed``) 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -17,15 +18,14 @@ from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from tqdm.auto import tqdm
 
 from vosgan.augment import DiffAugment, paste_on_backgrounds, shift_foreground, temporal_median
-from vosgan.callbacks import Callback
+from vosgan.callbacks import Callback, ProgressBar
 from vosgan.checkpoint import CheckpointError, check_config, is_export, load_weights, nonfinite_tensors
 from vosgan.config import VOSGANConfig, setting_changes
 from vosgan.data.datasets import make_loader
 from vosgan.data.flow import batch_flow, flow_to_target
-from vosgan.device import autocast, seed_everything
+from vosgan.device import autocast
 from vosgan.distributed import DistInfo, all_finite
 from vosgan.latent import sample_latents
 from vosgan.losses import alpha_at, discriminator_loss, generator_loss, r1_penalty
@@ -58,6 +58,30 @@ class EMA:
         self.shadow.load_state_dict(state)
 
 
+@contextlib.contextmanager
+def stop_on_signals(trainer: Trainer):
+    """While inside, SIGINT and SIGTERM ask ``trainer`` to stop after its current step (recorded in
+    ``trainer.stop_signal``); the previous handlers come back on exit. Outside the main thread (a
+    notebook worker) there are no handlers to set."""
+    trainer.stop_signal = None
+
+    def request_stop(signum, frame):
+        trainer._stop = True
+        trainer.stop_signal = signum
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for s in previous:
+            signal.signal(s, request_stop)
+    except ValueError:
+        previous = {}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 class TrainingDiverged(RuntimeError):
     """Raised after too many consecutive steps with non-finite losses."""
 
@@ -86,8 +110,9 @@ class Trainer:
     ):
         self.cfg, self.dataset, self.dist, self.seed, self.workers = cfg, dataset, dist, seed, workers
         self.device = dist.device
-        seed_everything(seed)  # same initial weights on every process
-        generator, discriminator = Generator(cfg).to(self.device), Discriminator(cfg).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # the seed fixes the weights, the process's RNG is left alone
+            torch.manual_seed(seed)  # same initial weights on every process
+            generator, discriminator = Generator(cfg).to(self.device), Discriminator(cfg).to(self.device)
         if dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             generator = DDP(generator, device_ids=ids)
@@ -266,55 +291,37 @@ class Trainer:
         """Train until ``self.step == iterations``; Ctrl-C or SIGTERM stop after the current step,
         and ``on_end`` callbacks (e.g. the checkpointer) still run."""
         history = []
+        callbacks = [*callbacks]
+        if progress and self.dist.is_main:
+            callbacks.insert(0, ProgressBar(iterations))
         self._stop = False
-        self.stop_signal = None
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-        def request_stop(signum, frame):
-            self._stop = True
-            self.stop_signal = signum
-
-        for s in previous:
+        with stop_on_signals(self):
             try:
-                signal.signal(s, request_stop)
-            except ValueError:  # not the main thread (e.g. a notebook worker): no handler
-                pass
-        bar = tqdm(total=iterations, initial=self.step, disable=not (progress and self.dist.is_main), desc="training")
-        try:
-            while self.step < iterations and not self._stop:
-                loader = make_loader(
-                    self.dataset,
-                    self.cfg.train.batch_size,
-                    seed=self.seed,
-                    epoch=self.epoch,
-                    skip_batches=self.step % self.steps_per_epoch,
-                    rank=self.dist.rank,
-                    world_size=self.dist.world_size,
-                    workers=self.workers,
-                )
-                for batch in loader:
-                    metrics = self.train_step(batch)
-                    history.append(metrics)
-                    for cb in callbacks:
-                        cb.on_step(self, metrics)
-                    bar.update(1)
-                    bar.set_postfix(
-                        d=f"{metrics['d_loss']:.3f}",
-                        g=f"{metrics['g_loss']:.3f}",
-                        clips_s=f"{metrics['clips_per_s']:.1f}",
-                    )
-                    if self.step >= iterations or self._stop:
-                        break
-        finally:
-            bar.close()
-            for cb in callbacks:
-                cb.on_end(self)
-            for s, handler in previous.items():
-                try:
-                    signal.signal(s, handler)
-                except ValueError:
-                    pass
+                while self.step < iterations and not self._stop:
+                    for batch in self._loader():
+                        metrics = self.train_step(batch)
+                        history.append(metrics)
+                        for cb in callbacks:
+                            cb.on_step(self, metrics)
+                        if self.step >= iterations or self._stop:
+                            break
+            finally:
+                for cb in callbacks:
+                    cb.on_end(self)
         return history
+
+    def _loader(self):
+        """The rest of the current epoch's batches (the order depends on the seed and the epoch only)."""
+        return make_loader(
+            self.dataset,
+            self.cfg.train.batch_size,
+            seed=self.seed,
+            epoch=self.epoch,
+            skip_batches=self.step % self.steps_per_epoch,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+            workers=self.workers,
+        )
 
     # ----------------------------------------------------------------------------- state
     def weights_finite(self) -> bool:

@@ -27,10 +27,11 @@ from vosgan.models import GeneratorOutput
 def translate(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     """Move each clip of ``x`` (B, C, T, H, W) by integer pixels ``dx``, ``dy`` (B,), filling with zeros."""
     b, c, t, h, w = x.shape
-    ys = torch.arange(h, device=x.device).view(1, h, 1) - dy.view(b, 1, 1).to(x.device)
-    xs = torch.arange(w, device=x.device).view(1, 1, w) - dx.view(b, 1, 1).to(x.device)
+    ys = rearrange(torch.arange(h, device=x.device), "h -> 1 h 1") - rearrange(dy.to(x.device), "b -> b 1 1")
+    xs = rearrange(torch.arange(w, device=x.device), "w -> 1 1 w") - rearrange(dx.to(x.device), "b -> b 1 1")
     valid = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)  # (B, H, W)
-    index = (ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)).view(b, 1, 1, h * w).expand(b, c, t, h * w)
+    flat = rearrange(ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1), "b h w -> b 1 1 (h w)")
+    index = flat.expand(b, c, t, h * w)
     out = torch.gather(rearrange(x, "b c t h w -> b c t (h w)"), 3, index)
     out = rearrange(out, "b c t (h w) -> b c t h w", h=h) * rearrange(valid, "b h w -> b 1 1 h w").to(x.dtype)
     return out
@@ -64,7 +65,7 @@ def paste_on_backgrounds(
     chosen = torch.rand(b, generator=rng) < share
     index = torch.randint(0, len(backgrounds), (b,), generator=rng)
     picked = backgrounds[index].to(out.background)
-    background = torch.where(chosen.view(b, 1, 1, 1).to(picked.device), picked, out.background)
+    background = torch.where(rearrange(chosen, "b -> b 1 1 1").to(picked.device), picked, out.background)
     video = out.mask * out.foreground + (1 - out.mask) * rearrange(background, "b c h w -> b c 1 h w")
     return GeneratorOutput(video=video, foreground=out.foreground, background=background, mask=out.mask)
 
@@ -102,7 +103,9 @@ class DiffAugment:
         b, _, _, h, w = x.shape
         colour = {}
         if "color" in self.policy:
-            colour = {k: torch.rand(b, generator=rng).view(b, 1, 1, 1, 1) for k in ("bright", "sat", "contrast")}
+            colour = {
+                k: rearrange(torch.rand(b, generator=rng), "b -> b 1 1 1 1") for k in ("bright", "sat", "contrast")
+            }
         geometry = Geometry()
         if "translation" in self.policy:
             geometry.dx, geometry.dy = random_offsets(b, w, self.translation, rng)
@@ -110,8 +113,9 @@ class DiffAugment:
             side = int(round(self.cutout * h))
             cy = torch.randint(0, h + (1 - side % 2), (b,), generator=rng)
             cx = torch.randint(0, w + (1 - side % 2), (b,), generator=rng)
-            ys, xs = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
-            inside = ((ys - cy.view(b, 1, 1)).abs() <= side // 2) & ((xs - cx.view(b, 1, 1)).abs() <= side // 2)
+            ys, xs = rearrange(torch.arange(h), "h -> 1 h 1"), rearrange(torch.arange(w), "w -> 1 1 w")
+            near_y = (ys - rearrange(cy, "b -> b 1 1")).abs() <= side // 2
+            inside = near_y & ((xs - rearrange(cx, "b -> b 1 1")).abs() <= side // 2)
             geometry.keep = rearrange((~inside).float(), "b h w -> b 1 1 h w")
         return colour, geometry
 

@@ -83,7 +83,7 @@ def assemble(
         # Pixels at the working size (a convolutional network measures displacements in the pixels it
         # sees), rescaled to the original size.
         pixels = upsample_maps(rearrange(flow, "s c t h w -> c (s t) h w")[:, :n], height, width)
-        scale = torch.tensor([width / seg.shape[-1], height / seg.shape[-2]]).reshape(2, 1, 1, 1)
+        scale = rearrange(torch.tensor([width / seg.shape[-1], height / seg.shape[-2]]), "c -> c 1 1 1")
         out_flow = rearrange(pixels * scale, "c t h w -> t h w c").numpy()
     return Segmentation(probabilities.astype(np.float32), out_flow)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from einops import rearrange
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
@@ -133,7 +134,7 @@ class ClipDataset(Dataset):
             mask = torch.zeros(1, *shot.frames.shape[:3])
         return {
             "video": to_tensor(shot.frames),
-            "flow": flow.permute(3, 0, 1, 2).contiguous(),  # (T, H, W, 2) -> (2, T, H, W)
+            "flow": rearrange(flow, "t h w c -> c t h w").contiguous(),
             "mask": mask,
             "has_mask": torch.tensor(shot.masks is not None),
             "label": torch.tensor(self.classes.index(shot.label) if shot.label in self.classes else -1),

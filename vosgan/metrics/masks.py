@@ -14,8 +14,8 @@ def centroid_path(mask: torch.Tensor) -> torch.Tensor:
     _, _, _, h, w = mask.shape
     weight = mask.float().clamp_min(0)
     total = reduce(weight, "b 1 t h w -> b t", "sum").clamp_min(1e-6)
-    ys = torch.arange(h, dtype=weight.dtype).view(1, 1, 1, h, 1)
-    xs = torch.arange(w, dtype=weight.dtype).view(1, 1, 1, 1, w)
+    ys = rearrange(torch.arange(h, dtype=weight.dtype), "h -> 1 1 1 h 1")
+    xs = rearrange(torch.arange(w, dtype=weight.dtype), "w -> 1 1 1 1 w")
     cx = reduce(weight * xs, "b 1 t h w -> b t", "sum") / total
     cy = reduce(weight * ys, "b 1 t h w -> b t", "sum") / total
     return torch.stack([cx, cy], dim=-1)

@@ -157,3 +157,16 @@ def load_models(
 def is_export(state: dict[str, Any]) -> bool:
     """True for a weights-only file (``export_weights``, a best snapshot): no optimizer state to resume."""
     return "opt_g" not in state or "opt_d" not in state
+
+
+def resume_from(trainer, path: str | os.PathLike) -> list[str]:
+    """Continue ``trainer`` (a ``vosgan.train.Trainer``) from the checkpoint at ``path``: weights,
+    optimizers, RNG states and step. Returns the loss/training settings that differ from the ones the
+    checkpoint was trained with (``'section.key: old -> new'``), for the caller to report."""
+    from vosgan.config import setting_changes
+
+    state = load_checkpoint(path, map_location=trainer.device)
+    trainer.load_state_dict(state, str(path))
+    trainer.last_good = (str(path), trainer.step)
+    changes = setting_changes(VOSGANConfig.from_dict(state["config"]), trainer.cfg)
+    return [f"{name}.{k}: {a} -> {b}" for name, values in changes.items() for k, (a, b) in values.items()]

@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from vosgan.augment import DiffAugment, paste_on_backgrounds, shift_foreground, temporal_median
 from vosgan.callbacks import Callback, ProgressBar
 from vosgan.checkpoint import CheckpointError, check_config, is_export, load_weights, nonfinite_tensors
-from vosgan.config import VOSGANConfig, setting_changes
+from vosgan.config import VOSGANConfig
 from vosgan.data.datasets import make_loader
 from vosgan.data.flow import batch_flow, flow_to_target
 from vosgan.device import autocast
@@ -393,7 +393,7 @@ def run_training(
     An existing checkpoint is continued with ``resume=True`` and never silently overwritten.
     """
     from vosgan.callbacks import Checkpointer, MetricsLog, SampleGrid
-    from vosgan.checkpoint import load_checkpoint
+    from vosgan.checkpoint import resume_from
     from vosgan.distributed import setup_distributed
 
     out = Path(out)
@@ -401,17 +401,13 @@ def run_training(
     dist = setup_distributed(device)
     trainer = Trainer(cfg, dataset, dist, seed=seed, workers=workers)
     if resume:
-        state = load_checkpoint(path, map_location=dist.device)
-        trainer.load_state_dict(state, str(path))
-        trainer.last_good = (str(path), trainer.step)
+        changed = resume_from(trainer, path)
         if dist.is_main:
             print(f"resumed {path} at step {trainer.step}")
             for log in ("metrics.jsonl", "evaluation.jsonl"):
                 dropped = truncate_log(out / log, trainer.step)
                 if dropped:
                     print(f"dropped {dropped} line(s) of {log} written after the checkpoint's step {trainer.step}")
-            changes = setting_changes(VOSGANConfig.from_dict(state["config"]), cfg)
-            changed = [f"{name}.{k}: {a} -> {b}" for name, values in changes.items() for k, (a, b) in values.items()]
             if changed:
                 warnings.warn(
                     f"{path} was trained with other loss/training settings than this run continues with: "

@@ -14,8 +14,6 @@ import torch  # noqa: E402
 # (two processes of two threads on two cores) can slow a step a hundredfold.
 torch.set_num_threads(1)
 
-torch_device = torch.device("cpu")
-
 
 @pytest.fixture
 def tiny_cfg():

@@ -11,13 +11,23 @@ from vosgan.train import Trainer
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-def test_auto_device_falls_back_to_the_cpu():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
-            resolve_device("cuda")
-    assert isinstance(autocast(torch.device("cpu")), type(autocast(torch.device("cpu"), enabled=False)))
+def test_auto_device_picks_cuda_only_when_present(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda") and resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_autocast_is_bf16_on_cuda_and_off_on_the_cpu():
+    import contextlib
+
+    assert isinstance(autocast(torch.device("cpu")), contextlib.nullcontext)
+    assert isinstance(autocast(torch.device("cuda"), enabled=False), contextlib.nullcontext)
+    cuda_context = autocast(torch.device("cuda"))
+    assert isinstance(cuda_context, torch.autocast) and cuda_context.fast_dtype == torch.bfloat16
 
 
 @pytest.mark.gpu

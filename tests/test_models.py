@@ -98,6 +98,14 @@ def test_flops_and_parameters_are_counted():
     assert flops > 0
     # Twice the batch, twice the FLOPs.
     assert count_flops(gen, *sample_latents(cfg, 2, torch.Generator().manual_seed(0))) == 2 * flops
+    # Parameters by hand for one row: the tiny generator's first background row, ConvT2d(16 -> 16, 4x4)
+    # without bias (batch norm follows) plus the batch norm's scale and shift.
+    first = gen.background_stream[0]
+    assert sum(p.numel() for p in first.parameters()) == 16 * 16 * 4 * 4 + 2 * 16
+    # and the documented totals of docs/architecture.md for the paper and small presets
+    paper = sum(p.numel() for p in Generator(get_preset("paper")).parameters())
+    small = sum(p.numel() for p in Discriminator(get_preset("small")).parameters())
+    assert round(paper / 1e6, 2) == 19.47 and round(small / 1e6, 2) == 3.60
 
 
 def test_tiny_forward_backward_runs():

@@ -31,10 +31,12 @@ def params(trainer):
 
 def test_steps_update_both_networks_and_log_every_term(tiny_dataset):
     trainer = make_trainer(tiny_dataset)
-    before = params(trainer).clone()
+    flat = lambda net: torch.cat([p.detach().flatten() for p in net.parameters()])  # noqa: E731
+    g_before, d_before = flat(trainer.G).clone(), flat(trainer.D).clone()
     metrics = trainer.fit(2, progress=False)
     assert trainer.step == 2 and len(metrics) == 2
-    assert not torch.equal(before, params(trainer))
+    assert not torch.equal(g_before, flat(trainer.G))  # the generator moved
+    assert not torch.equal(d_before, flat(trainer.D))  # and so did the discriminator, on its own step
     m = metrics[-1]
     for key in (
         "d_loss",

@@ -68,16 +68,17 @@ def run(out: Path, figures: Path, checkpoint: Path | None = None, train_iteratio
         raise FileNotFoundError(f"checkpoint {checkpoint} not found; pass --checkpoint or restore checkpoints/")
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     timings = {}
+    start = time.perf_counter()
     for name, parameters in plan(out, figures, checkpoint, train_iterations, seed):
-        print(f"== {name}", flush=True)
+        print(f"== {name} (main job at {(time.perf_counter() - start) / 60:.1f} min)", flush=True)
         t0 = time.perf_counter()
-        pm.execute_notebook(
+        pm.execute_notebook(  # papermill's bar: one tick per cell, with elapsed time and an estimate
             NOTEBOOKS_DIR / name,
             out / "notebooks" / name,
             parameters=parameters,
             cwd=str(NOTEBOOKS_DIR),
             kernel_name="python3",
-            progress_bar=False,
+            progress_bar={"desc": name, "unit": "cell", "mininterval": 5},
         )
         timings[name] = round(time.perf_counter() - t0, 1)
         print(f"   {timings[name]:.0f} s", flush=True)

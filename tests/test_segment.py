@@ -155,7 +155,10 @@ def test_flow_baseline_finds_moving_objects():
 
 def test_experiments_produce_the_tables(tiny_models):
     cfg, gen, disc = tiny_models
-    exp = SegmentationExperiment(videos=10, size=48, iterations=2, batch_size=2, fractions=(0.5, 1.0))
+    with pytest.warns(UserWarning, match="too few to mean anything"):
+        exp = SegmentationExperiment(
+            videos=10, size=48, iterations=2, batch_size=2, fractions=(0.5, 1.0), curve_seeds=2
+        )
     result = run_experiments(gen, disc, exp, progress=False)
     res = result.summary
     settings = [r["setting"] for r in res["table"]]
@@ -173,6 +176,9 @@ def test_experiments_produce_the_tables(tiny_models):
         (1.0, "adversarial + fine-tuning"),
     ]
     assert all(0 <= r["J-Mean"] <= 1 and 0 <= r["F-Mean"] <= 1 for r in res["table"] + res["curve"])
+    assert all(r["seeds"] == 2 and r["J-Mean std"] >= 0 for r in res["curve"])
+    quick = SegmentationExperiment.quick()
+    assert quick.iterations == 60 and quick.fractions == (0.25, 1.0)
     assert "flow magnitude baseline" in table_text(res["table"])
     maps = overlay_maps(result, 0)
     assert list(maps)[0] == "ground truth" and all(m.shape == result.test[0].masks.shape for m in maps.values())

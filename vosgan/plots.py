@@ -59,8 +59,17 @@ def annotation_curve(curve: list[dict]):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharex=True)
     for ax, key in zip(axes, ("J-Mean", "F-Mean")):
         for method in dict.fromkeys(r["setting"] for r in curve):
-            pts = sorted((r["fraction"], r[key]) for r in curve if r["setting"] == method)
-            ax.plot([100 * f for f, _ in pts], [100 * v for _, v in pts], "o-", label=method)
+            pts = sorted((r["fraction"], r[key], r.get(f"{key} std", 0.0)) for r in curve if r["setting"] == method)
+            seeds = max(r.get("seeds", 1) for r in curve if r["setting"] == method)
+            label = f"{method} (mean +- std of {seeds} seeds)" if seeds > 1 else f"{method} (1 seed)"
+            ax.errorbar(
+                [100 * f for f, _, _ in pts],
+                [100 * v for _, v, _ in pts],
+                yerr=[100 * e for _, _, e in pts],
+                fmt="o-",
+                capsize=3,
+                label=label,
+            )
         ax.set_xlabel("training annotations used (%)")
         ax.set_ylabel(f"{key} (%)")
         ax.grid(alpha=0.3)

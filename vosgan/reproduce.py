@@ -51,6 +51,11 @@ def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed
                 **common,
                 "checkpoint": str(checkpoint),
                 "seed": seed,
+                # Three fine-tuning seeds per curve point (the spread between seeds is as large as the
+                # effect); 200 steps and three label shares keep the notebook near 10 minutes on 2 cores.
+                "iterations": 200,
+                "fractions": [0.1, 0.25, 1.0],
+                "curve_seeds": 3,
                 "results_json": str(out / "segmentation_results.json"),
             },
         ),

@@ -131,8 +131,9 @@ def test_04_segmentation(workdir, checkpoint):
     )
     text = outputs(execute("04_segmentation_evaluation.ipynb", workdir, **params))
     assert "adversarial + fine-tuning" in text and "flow magnitude baseline" in text
+    assert "temporal-median baseline" in text
     summary = json.loads((workdir / "seg.json").read_text())
-    assert len(summary["table"]) == 6 and len(summary["curve"]) == 4
+    assert len(summary["table"]) == 7 and len(summary["curve"]) == 4
 
 
 def test_05_figures(workdir):

@@ -109,9 +109,14 @@ def test_02_latent_trajectories(workdir, checkpoint):
 
 def test_03_training_resumes(workdir):
     overrides = {"train": {"g_steps": 2}, "loss": {"mask_prior": 1.0, "mask_area": 0.1}}
-    params = dict(preset="tiny", overrides=overrides, videos=20, iterations=3, out=str(workdir / "run"))
+    params = dict(
+        preset="tiny", overrides=overrides, videos=20, iterations=3, evaluate_every=2, out=str(workdir / "run")
+    )
     text = outputs(execute("03_training.ipynb", workdir, **params))
     assert "step 3 of 3" in text and "d_iou" in text
+    rows = [json.loads(line) for line in (workdir / "run" / "evaluation.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 3] and all(0 <= r["J"] <= 1 for r in rows)
+    assert (workdir / "figures" / "training_evaluation.png").stat().st_size > 5000
     assert len((workdir / "run" / "metrics.jsonl").read_text().splitlines()) == 3  # nbval's re-run resumed, added none
     # The main job passes the shipped model's recipe this way; it reaches the run's config.
     from vosgan.reproduce import recipe

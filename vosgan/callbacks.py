@@ -114,8 +114,9 @@ class SegmenterMonitor(Callback):
     def __init__(self, folder: str | os.PathLike, every: int, evaluation):
         self.folder, self.every, self.evaluation = Path(folder), every, evaluation
         self.path = self.folder / "evaluation.jsonl"
-        self.best = max((r["J"] for r in read_jsonl(self.path)), default=-1.0) if self.path.exists() else -1.0
-        self.last_step = -1
+        rows = read_jsonl(self.path) if self.path.exists() else []  # a resumed run continues the log
+        self.best = max((r["J"] for r in rows), default=-1.0)
+        self.last_step = rows[-1]["step"] if rows else -1
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
         from vosgan.checkpoint import save_checkpoint

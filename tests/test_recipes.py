@@ -151,3 +151,24 @@ def test_real_background_pastes_the_foreground_over_a_real_clips_median(tiny_dat
         32,
         32,
     )
+
+
+def test_static_decoy_is_a_still_copy_labelled_background(tiny_dataset):
+    from vosgan.augment import add_static_decoy
+
+    t, size = 4, 32
+    mask = torch.zeros(2, 1, t, size, size)
+    for k in range(t):
+        mask[:, :, k, 2:6, 2 + 2 * k : 6 + 2 * k] = 1  # a 4x4 object moving right 2 px per frame
+    fg = torch.ones(2, 3, t, size, size)
+    out = GeneratorOutput(mask * fg - (1 - mask), fg, -torch.ones(2, 3, size, size), mask)
+    decoyed = add_static_decoy(out, 1.0, torch.Generator().manual_seed(3))
+    assert torch.equal(decoyed.mask, mask)  # the target is the moving object only
+    bright = (decoyed.video[:, 0] > 0).float()  # (B, T, H, W): object and decoy are both foreground-coloured
+    assert (bright.sum(dim=(2, 3)) == 32).all()  # two 4x4 objects in every frame (the decoy 8-16 px away, wrapped)
+    still = bright - mask[:, 0]
+    assert (still[:, :1] == still).all()  # the decoy does not move
+    assert torch.equal(add_static_decoy(out, 0.0, torch.Generator().manual_seed(0)).video, out.video)
+    cfg = get_preset("tiny").with_overrides(loss={"static_decoy": 1.0})
+    plain = Trainer(get_preset("tiny"), tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]
+    assert Trainer(cfg, tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]["d_loss"] != plain["d_loss"]

@@ -7,6 +7,8 @@ all off in every preset, see docs/architecture.md).
   One offset per clip, the same for all frames, keeps the clip's motion.
 - ``paste_on_backgrounds``: after the copy-pasting GAN (Arandjelovic & Zisserman 2019), the generated
   foreground and mask composited over a real background (a real clip's temporal median).
+- ``add_static_decoy``: the kit's own, a still copy of the generated object behind the moving one in
+  the discriminator's fake clips; the segmentation target is the moving object only.
 - ``DiffAugment``: Zhao et al. 2020, the same differentiable transform on real and generated clips
   before D, drawn once per clip for all its frames (DIGAN's video version): colour, translation,
   cutout. The geometric part is returned so dense targets (segmentation, flow) get the same transform.
@@ -24,11 +26,14 @@ from einops import rearrange
 from vosgan.models import GeneratorOutput
 
 
-def translate(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """Move each clip of ``x`` (B, C, T, H, W) by integer pixels ``dx``, ``dy`` (B,), filling with zeros."""
+def translate(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, wrap: bool = False) -> torch.Tensor:
+    """Move each clip of ``x`` (B, C, T, H, W) by integer pixels ``dx``, ``dy`` (B,), filling with zeros
+    (or, with ``wrap``, bringing in what leaves the other side)."""
     b, c, t, h, w = x.shape
     ys = rearrange(torch.arange(h, device=x.device), "h -> 1 h 1") - rearrange(dy.to(x.device), "b -> b 1 1")
     xs = rearrange(torch.arange(w, device=x.device), "w -> 1 1 w") - rearrange(dx.to(x.device), "b -> b 1 1")
+    if wrap:
+        ys, xs = ys % h, xs % w
     valid = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)  # (B, H, W)
     flat = rearrange(ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1), "b h w -> b 1 1 (h w)")
     index = flat.expand(b, c, t, h * w)
@@ -68,6 +73,24 @@ def paste_on_backgrounds(
     background = torch.where(rearrange(chosen, "b -> b 1 1 1").to(picked.device), picked, out.background)
     video = out.mask * out.foreground + (1 - out.mask) * rearrange(background, "b c h w -> b c 1 h w")
     return GeneratorOutput(video=video, foreground=out.foreground, background=background, mask=out.mask)
+
+
+def add_static_decoy(out: GeneratorOutput, share: float, rng: torch.Generator) -> GeneratorOutput:
+    """For a random ``share`` of the clips, a still copy of the generator's own object (frame 0's mask
+    and foreground, moved by a random offset of a quarter to a half of the frame, wrapping around the
+    borders so it is always in view) behind the moving
+    one. ``mask`` stays the moving object's: the segmentation target, which appearance alone can no
+    longer tell from the decoy, only motion can (the kit's own augmentation; see docs/architecture.md)."""
+    b, _, t, h, w = out.mask.shape
+    chosen = (torch.rand(b, generator=rng) < share).to(out.mask.device)
+    magnitude = torch.randint(h // 4, h // 2 + 1, (2, b), generator=rng)
+    sign = torch.randint(0, 2, (2, b), generator=rng) * 2 - 1
+    dx, dy = magnitude * sign
+    still = lambda x: translate(x[:, :, :1].expand(-1, -1, t, -1, -1), dx, dy, wrap=True)  # noqa: E731
+    decoy = still(out.mask) * rearrange(chosen, "b -> b 1 1 1 1").to(out.mask)
+    behind = decoy * still(out.foreground) + (1 - decoy) * rearrange(out.background, "b c h w -> b c 1 h w")
+    video = out.mask * out.foreground + (1 - out.mask) * behind
+    return GeneratorOutput(video=video, foreground=out.foreground, background=out.background, mask=out.mask)
 
 
 @dataclass

@@ -95,6 +95,10 @@ class LossConfig:
     # temporal median of a clip of the current real batch (a static camera makes it the scene
     # without its moving objects), instead of b(z_C).
     real_background: float = 0.0
+    # The kit's own (not in a paper): this share of the discriminator's generated clips gets a still
+    # copy of the generated object elsewhere in the frame, labelled background: only motion tells the
+    # segmentation target from the decoy, so D's segmentation cannot rest on the generator's textures.
+    static_decoy: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,8 @@ class VOSGANConfig:
         unknown = set(filter(None, self.loss.diffaugment.split(","))) - set(AUGMENTATIONS)
         if unknown:
             raise ValueError(f"loss.diffaugment: unknown policies {sorted(unknown)}; choose from {AUGMENTATIONS}")
+        if not 0 <= self.loss.static_decoy <= 1:
+            raise ValueError(f"loss.static_decoy is a probability, got {self.loss.static_decoy}")
         if not 0 <= self.loss.real_background <= 1:
             raise ValueError(f"loss.real_background is a probability, got {self.loss.real_background}")
         if not 0 <= self.train.ema < 1:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from vosgan.augment import DiffAugment, paste_on_backgrounds, shift_foreground, temporal_median
+from vosgan.augment import DiffAugment, add_static_decoy, paste_on_backgrounds, shift_foreground, temporal_median
 from vosgan.callbacks import Callback, ProgressBar
 from vosgan.checkpoint import CheckpointError, check_config, is_export, load_weights, nonfinite_tensors
 from vosgan.config import VOSGANConfig
@@ -189,6 +189,8 @@ class Trainer:
             self._backgrounds = temporal_median(real)
         with torch.no_grad(), autocast(self.device, self.mixed_precision):
             fake, _, _ = self._generate()
+            if c.static_decoy:  # D's fakes only: the generator is never asked to make decoys
+                fake = add_static_decoy(fake, c.static_decoy, self.aug_rng)
         t0 = time.perf_counter()
         fake_flow = batch_flow(fake.video.float()) if c.flow else None
         real_flow = batch["flow"].to(self.device) if c.flow else None

@@ -78,3 +78,8 @@ def write_ucf101(root: Path) -> Path:
     (lists / "trainlist01.txt").write_text("".join(f"{r} {classes.index(r.split('/')[0]) + 1}\n" for r in train))
     (lists / "testlist01.txt").write_text("".join(f"{r}\n" for r in test))
     return root
+
+
+def evaluate_args(root: Path, gt: str = "gt", pred: str = "pred", json_name: str = "r.json") -> list[str]:
+    """``vosgan evaluate`` arguments for ``root/gt`` against ``root/pred``, results in ``root/json_name``."""
+    return ["evaluate", "--gt", str(root / gt), "--pred", str(root / pred), "--json", str(root / json_name)]

@@ -10,6 +10,7 @@ import signal
 import numpy as np
 import pytest
 import torch
+from formats import evaluate_args
 from PIL import Image
 
 from vosgan.callbacks import Callback, Checkpointer
@@ -180,15 +181,7 @@ def test_rgb_masks_in_davis_colours_are_read_by_their_palette(tmp_path, capsys):
         write_indexed_png(tmp_path / "gt" / "s" / f"{t:05d}.png", ids[t])
         (tmp_path / "pred" / "s").mkdir(parents=True, exist_ok=True)
         Image.fromarray(palette[ids[t]]).save(tmp_path / "pred" / "s" / f"{t:05d}.png")  # RGB, (128, 0, 0) etc.
-    args = [
-        "evaluate",
-        "--gt",
-        str(tmp_path / "gt"),
-        "--pred",
-        str(tmp_path / "pred"),
-        "--json",
-        str(tmp_path / "r.json"),
-    ]
+    args = evaluate_args(tmp_path)
     assert run(args, capsys)[0] == 0
     assert json.loads((tmp_path / "r.json").read_text())["global"]["J-Mean"] == 1.0
     Image.fromarray(np.full((32, 32, 3), (10, 200, 3), np.uint8)).save(tmp_path / "pred" / "s" / "00001.png")

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from formats import evaluate_args
 
 from vosgan.cli import main
 from vosgan.data.io import DataError, write_indexed_png
@@ -104,20 +105,7 @@ def test_cli_evaluate_folders(tmp_path, capsys):
     pred = np.stack([square(left=12 + t) for t in range(6)])
     _write(tmp_path / "gt", "car", gt)
     _write(tmp_path / "pred", "car", pred)
-    assert (
-        main(
-            [
-                "evaluate",
-                "--gt",
-                str(tmp_path / "gt"),
-                "--pred",
-                str(tmp_path / "pred"),
-                "--json",
-                str(tmp_path / "r.json"),
-            ]
-        )
-        == 0
-    )
+    assert main(evaluate_args(tmp_path)) == 0
     res = json.loads((tmp_path / "r.json").read_text())
     assert set(res["global"]) == {"J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"}
     assert res["global"]["J-Mean"] == pytest.approx(80 / 120)
@@ -205,15 +193,7 @@ def test_cli_evaluate_task_option(tmp_path, capsys):
     gt = unsupervised_scene()
     _write(tmp_path / "gt", "v", gt)
     _write(tmp_path / "pred", "v", np.where(gt == 1, 2, np.where(gt == 2, 1, 0)).astype(np.uint8))
-    args = [
-        "evaluate",
-        "--gt",
-        str(tmp_path / "gt"),
-        "--pred",
-        str(tmp_path / "pred"),
-        "--json",
-        str(tmp_path / "r.json"),
-    ]
+    args = evaluate_args(tmp_path)
     assert main([*args, "--task", "unsupervised", "--workers", "1"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["global"]["J-Mean"] == 1.0
 

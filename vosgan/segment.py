@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from vosgan.config import VOSGANConfig
 from vosgan.data.clips import cut_shots, resize_frames, to_tensor, upsample_maps
-from vosgan.data.io import DataError, write_indexed_png
+from vosgan.data.io import DataError, ensure_writable_folder, write_indexed_png
 from vosgan.data.readers import Sequence, read_davis, read_folder
 from vosgan.device import autocast
 from vosgan.models import Discriminator
@@ -154,13 +154,7 @@ def check_output(out: Path, input_path: Path, names: list[str], overwrite: bool)
             f"{out} already holds masks for {len(taken)} sequence(s) ({shown}); pass --overwrite to replace them, "
             "or choose an empty --out"
         )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".vosgan-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise OSError(f"cannot write to --out {out}: {err.strerror or err}") from None
+    ensure_writable_folder(out, "--out")
 
 
 def segment_path(

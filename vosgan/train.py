@@ -452,19 +452,14 @@ def prepare_run_folder(out: Path, resume: bool) -> Path:
     """Check a run folder before any long work: writable, a checkpoint to resume (``resume``) or none to
     overwrite (not ``resume``); removes temporary files an interrupted save left. Returns the checkpoint path."""
     from vosgan.checkpoint import remove_partial_writes
+    from vosgan.data.io import ensure_writable_folder
 
     path = out / "checkpoint.pt"
     if resume and not path.is_file():
         raise FileNotFoundError(f"nothing to resume: {path} does not exist; drop --resume to start a new run there")
     if path.exists() and not resume:
         raise FileExistsError(f"{path} exists: pass resume=True (--resume) to continue it, or choose another folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise OSError(f"cannot write to the run folder {out}: {err.strerror or err}") from None
+    ensure_writable_folder(out, "the run folder")
     for stale in remove_partial_writes(out):
         print(f"removed {stale.name}, left by an interrupted checkpoint write")
     return path

@@ -130,6 +130,18 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     data.tofile(path)
 
 
+def ensure_writable_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` and prove a file can be written there, or raise an ``OSError`` naming ``what``
+    (before any long work, so a bad output fails in a second, not at the end)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".vosgan-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OSError(f"cannot write to {what} {folder}: {err.strerror or err}") from None
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image files of a folder in name order."""
     folder = Path(folder)

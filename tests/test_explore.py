@@ -118,3 +118,40 @@ def test_explorer_sliders_drive_the_image(generator):
     assert ex.renders == renders + 2
     fig = ex.figure(frames=4)
     assert fig.axes
+
+
+def test_explorer_shows_the_discriminator_labels_tiles_and_saves(generator, tmp_path):
+    from PIL import Image
+
+    from vosgan.checkpoint import save_checkpoint
+
+    cfg = generator.cfg
+    disc = Discriminator(cfg)
+    ex = LatentExplorer(generator, disc, scale=2)
+    assert "D segmentation" in ex.streams.options and "D flow" in ex.streams.options
+    ex.streams.value = ("video", "D segmentation", "D flow")
+    assert ex.frame_image().shape == (cfg.size, 3 * cfg.size, 3)
+    image = Image.open(__import__("io").BytesIO(ex.image.value))
+    assert image.size == (3 * cfg.size * 2, cfg.size * 2 + 14)  # fixed scale, a label strip on top
+    assert ex.image.layout.width == f"{image.width}px"
+    header = np.asarray(image)[:14]
+    assert (header < 128).any()  # the stream names are drawn
+    ex.streams.value = ()
+    assert ex.frame_image().shape == (cfg.size, cfg.size, 3) and "select at least one stream" in ex.status.value
+    ex._report(ex.save_gif, str(tmp_path / "x.gif"))
+    assert ex.status.value.startswith("error: select at least one stream")
+    ex.streams.value = ("video", "mask")
+    ex._report(ex.save_gif, str(tmp_path / "x.gif"))
+    assert Image.open(tmp_path / "x.gif").n_frames == cfg.frames
+    # loading another checkpoint swaps the networks and empties the cache
+    other = Generator(cfg)
+    torch.nn.init.constant_(other.mask_head[-2].bias, 5.0)  # masks near 1 everywhere
+    path = save_checkpoint(
+        tmp_path / "o.pt",
+        {"config": cfg.to_dict(), "generator": other.state_dict(), "discriminator": disc.state_dict()},
+    )
+    before = ex.frame_image()
+    ex._report(ex.load, str(path))
+    assert ex.status.value.startswith("loaded") and not np.array_equal(ex.frame_image(), before)
+    ex._report(ex.load, str(tmp_path / "missing.pt"))
+    assert ex.status.value.startswith("error:") and "missing.pt" in ex.status.value

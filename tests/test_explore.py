@@ -155,3 +155,16 @@ def test_explorer_shows_the_discriminator_labels_tiles_and_saves(generator, tmp_
     assert ex.status.value.startswith("loaded") and not np.array_equal(ex.frame_image(), before)
     ex._report(ex.load, str(tmp_path / "missing.pt"))
     assert ex.status.value.startswith("error:") and "missing.pt" in ex.status.value
+
+
+def test_overlay_outlines_the_mask_in_white_on_black_and_dims_the_rest():
+    from vosgan.viz import overlay
+
+    frames = np.full((1, 12, 12, 3), 200, np.uint8)
+    mask = np.zeros((1, 12, 12), np.float32)
+    mask[0, 4:8, 4:8] = 1
+    out = overlay(frames, mask)
+    assert (out[0, 0, 0] == 100).all()  # outside: dimmed to half
+    assert (out[0, 4, 4] == 255).all()  # the mask's edge is white
+    assert (out[0, 3, 5] == 0).all() and (out[0, 2, 5] == 100).all()  # a one-pixel black line outside it
+    assert out[0, 6, 6, 0] != out[0, 6, 6, 1]  # inside: tinted

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -52,11 +53,20 @@ def mask_frames(mask: torch.Tensor | np.ndarray) -> np.ndarray:
 def overlay(
     frames: np.ndarray, mask: torch.Tensor | np.ndarray, color=OVERLAY_COLOR, opacity: float = 0.5
 ) -> np.ndarray:
-    """Tint ``frames`` (T, H, W, 3) uint8 where the mask (1, T, H, W) or (T, H, W) is on (soft masks blend)."""
+    """Tint ``frames`` (T, H, W, 3) uint8 where the mask (1, T, H, W) or (T, H, W) is on (soft masks blend),
+    dim the rest to half and outline the mask (> 0.5) in white on black, so the region stays readable on
+    any background, bright, dark or of the tint's own colour."""
     mask = torch.as_tensor(mask).detach().float().cpu().numpy()
-    mask = mask[0] if mask.ndim == 4 else mask
-    weight = (opacity * np.clip(mask, 0, 1))[..., None]
-    return (frames * (1 - weight) + np.array(color, np.float32) * weight).round().astype(np.uint8)
+    mask = np.clip(mask[0] if mask.ndim == 4 else mask, 0, 1)
+    weight = (opacity * mask)[..., None]
+    dim = 0.5 + 0.5 * mask[..., None]
+    out = frames * dim * (1 - weight) + np.array(color, np.float32) * weight
+    kernel = np.ones((3, 3), np.uint8)
+    for t, m in enumerate((mask > 0.5).astype(np.uint8)):
+        inside = m.astype(bool)
+        out[t][inside & ~cv2.erode(m, kernel).astype(bool)] = 255  # the mask's own border pixels: white
+        out[t][cv2.dilate(m, kernel).astype(bool) & ~inside] = 0  # the ring just outside: black
+    return out.round().astype(np.uint8)
 
 
 def flow_frames(flow: torch.Tensor | np.ndarray, max_magnitude: float | None = None) -> np.ndarray:

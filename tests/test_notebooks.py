@@ -119,9 +119,10 @@ def test_03_training_resumes(workdir):
     assert (workdir / "figures" / "training_evaluation.png").stat().st_size > 5000
     assert len((workdir / "run" / "metrics.jsonl").read_text().splitlines()) == 3  # nbval's re-run resumed, added none
     # The main job passes the shipped model's recipe this way; it reaches the run's config.
-    from vosgan.reproduce import recipe
+    from vosgan.checkpoint import load_checkpoint
+    from vosgan.config import VOSGANConfig, recipe
 
-    assert recipe(workdir / "run" / "checkpoint.pt") == overrides
+    assert recipe(VOSGANConfig.from_dict(load_checkpoint(workdir / "run" / "checkpoint.pt")["config"])) == overrides
 
 
 def test_04_segmentation(workdir, checkpoint):

@@ -69,7 +69,7 @@ def test_segment_a_davis_root_then_evaluate(tmp_path, tiny_checkpoint):
     # In memory (notebook 04's "your own data"): the same figures as segment-to-disk then evaluate.
     from vosgan.checkpoint import load_models
     from vosgan.data.readers import read_davis
-    from vosgan.experiments import evaluate_sequences
+    from vosgan.metrics.segmenter import evaluate_sequences
 
     cfg, _, disc = load_models(tiny_checkpoint)
     assert evaluate_sequences(disc, cfg, read_davis(tmp_path / "davis")) == res

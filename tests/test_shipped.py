@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from vosgan.checkpoint import check_config, load_checkpoint, load_models
-from vosgan.config import get_preset
+from vosgan.config import VOSGANConfig, get_preset, recipe
 from vosgan.explore import motion_interpolation
 from vosgan.metrics.masks import mask_report
-from vosgan.reproduce import recipe
 from vosgan.sampling import LatentPoint
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
@@ -30,7 +29,7 @@ def shipped():
 def test_shipped_checkpoint_is_the_small_preset_with_its_recipe(shipped):
     state = load_checkpoint(SHIPPED)
     check_config(state["config"], get_preset("small").with_overrides(**RECIPE), SHIPPED)
-    assert recipe(SHIPPED) == RECIPE
+    assert recipe(VOSGANConfig.from_dict(load_checkpoint(SHIPPED)["config"])) == RECIPE
     assert shipped[0].name == "small" and state["step"] == SHIPPED_STEP
 
 

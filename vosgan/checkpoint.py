@@ -118,6 +118,7 @@ def load_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], path
 def check_config(saved: dict[str, Any], cfg: VOSGANConfig, path: str | os.PathLike = "checkpoint") -> None:
     """Refuse a checkpoint whose model geometry or widths differ from ``cfg``, naming the differences."""
     expected = cfg.to_dict()
+    saved = VOSGANConfig.from_dict(saved).to_dict()  # fields added since it was written take their defaults
     keys = ("size", "frames", "latent", "generator", "discriminator")
     diffs = [f"{k}: checkpoint {saved.get(k)} vs config {expected[k]}" for k in keys if saved.get(k) != expected[k]]
     if diffs:

@@ -292,3 +292,11 @@ def build_config(
     (``{'loss': {'flow_weight': 5.0}, 'train': {...}}``); the CLI and the notebooks call this."""
     cfg = ablation(preset, ablation_name) if ablation_name else get_preset(preset)
     return cfg.with_overrides(**(overrides or {}))
+
+
+def recipe(cfg: VOSGANConfig) -> dict[str, dict]:
+    """The loss and training settings of ``cfg`` that differ from its preset, as ``with_overrides``
+    sections (``epochs`` left out): how a trained model's recipe is passed on, e.g. to notebook 03."""
+    changes = setting_changes(get_preset(cfg.name), cfg)
+    sections = {name: {k: new for k, (_, new) in values.items() if k != "epochs"} for name, values in changes.items()}
+    return {name: values for name, values in sections.items() if values}

@@ -21,10 +21,10 @@ from tqdm.auto import tqdm
 from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
 from vosgan.config import VOSGANConfig
 from vosgan.data.datasets import ClipDataset
-from vosgan.data.io import DataError
 from vosgan.data.synthetic import SyntheticClip, make_benchmark
 from vosgan.finetune import finetune, train_on_generator
 from vosgan.metrics.evaluate import evaluate_arrays
+from vosgan.metrics.segmenter import evaluate_segmenter
 from vosgan.models import Discriminator, Generator
 from vosgan.segment import segment_frames
 
@@ -66,26 +66,6 @@ def benchmark(exp: SegmentationExperiment, cfg: VOSGANConfig) -> dict[str, list[
         split: make_benchmark(exp.videos, frames, exp.size, exp.seed, exp.difficulty, split=split)
         for split in ("train", "test")
     }
-
-
-def evaluate_videos(discriminator: Discriminator, cfg: VOSGANConfig, videos: dict[str, tuple]) -> dict:
-    """Binary DAVIS evaluation of the segmenter on ``{name: (frames (N, H, W, 3), ids (N, H, W))}``."""
-    gt = {name: ids for name, (_, ids) in videos.items()}
-    pred = {name: segment_frames(discriminator, cfg, frames).masks() for name, (frames, _) in videos.items()}
-    return evaluate_arrays(gt, pred, binary=True)
-
-
-def evaluate_segmenter(discriminator: Discriminator, cfg: VOSGANConfig, clips: list[SyntheticClip]) -> dict:
-    """``evaluate_videos`` on benchmark clips."""
-    return evaluate_videos(discriminator, cfg, {f"v{i:04d}": (c.frames, c.masks) for i, c in enumerate(clips)})
-
-
-def evaluate_sequences(discriminator: Discriminator, cfg: VOSGANConfig, sequences: list) -> dict:
-    """``evaluate_videos`` on the annotated ``Sequence``s of a real dataset (DAVIS, SegTrack-v2, ...)."""
-    annotated = [s for s in sequences if s.read_masks is not None]
-    if not annotated:
-        raise DataError("none of these sequences has ground-truth masks to evaluate against")
-    return evaluate_videos(discriminator, cfg, {s.name: (s.read_frames(), s.read_masks()) for s in annotated})
 
 
 def _row(setting: str, results: dict, **extra) -> dict:

@@ -9,20 +9,11 @@ import os
 import time
 from pathlib import Path
 
+from vosgan.checkpoint import load_checkpoint
+from vosgan.config import VOSGANConfig, recipe
+
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
-
-
-def recipe(checkpoint: Path) -> dict[str, dict]:
-    """The loss and training settings a checkpoint was trained with where they differ from its preset,
-    as ``VOSGANConfig.with_overrides`` sections: notebook 03 trains with the shipped model's recipe."""
-    from vosgan.checkpoint import load_checkpoint
-    from vosgan.config import VOSGANConfig, get_preset, setting_changes
-
-    trained = VOSGANConfig.from_dict(load_checkpoint(checkpoint)["config"])
-    changes = setting_changes(get_preset(trained.name), trained)
-    sections = {name: {k: new for k, (_, new) in values.items() if k != "epochs"} for name, values in changes.items()}
-    return {name: values for name, values in sections.items() if values}
 
 
 def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed: int) -> list[tuple[str, dict]]:
@@ -38,7 +29,7 @@ def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed
             {
                 **common,
                 "preset": "small",
-                "overrides": recipe(checkpoint),
+                "overrides": recipe(VOSGANConfig.from_dict(load_checkpoint(checkpoint)["config"])),
                 "iterations": train_iterations,
                 "videos": 600,
                 "seed": seed,

@@ -19,6 +19,7 @@ from einops import repeat
 from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
 from vosgan.data.clips import resize_frames
 from vosgan.data.flow import farneback
+from vosgan.data.io import DataError
 from vosgan.data.synthetic import make_benchmark
 from vosgan.metrics.evaluate import evaluate_arrays
 from vosgan.models import Discriminator, Generator
@@ -153,3 +154,25 @@ class SegmenterEvaluation:
         return {
             BASELINE_NAMES[k]: {**s, "threshold": self.baselines[k].threshold} for k, s in self.baseline_scores.items()
         }
+
+
+def evaluate_videos(discriminator: Discriminator, cfg, videos: dict[str, tuple]) -> dict:
+    """Binary DAVIS evaluation of the segmenter on ``{name: (frames (N, H, W, 3), ids (N, H, W))}``."""
+    from vosgan.segment import segment_frames
+
+    gt = {name: ids for name, (_, ids) in videos.items()}
+    pred = {name: segment_frames(discriminator, cfg, frames).masks() for name, (frames, _) in videos.items()}
+    return evaluate_arrays(gt, pred, binary=True)
+
+
+def evaluate_segmenter(discriminator: Discriminator, cfg, clips: list) -> dict:
+    """``evaluate_videos`` on benchmark clips."""
+    return evaluate_videos(discriminator, cfg, {f"v{i:04d}": (c.frames, c.masks) for i, c in enumerate(clips)})
+
+
+def evaluate_sequences(discriminator: Discriminator, cfg, sequences: list) -> dict:
+    """``evaluate_videos`` on the annotated ``Sequence``s of a real dataset (DAVIS, SegTrack-v2, ...)."""
+    annotated = [s for s in sequences if s.read_masks is not None]
+    if not annotated:
+        raise DataError("none of these sequences has ground-truth masks to evaluate against")
+    return evaluate_videos(discriminator, cfg, {s.name: (s.read_frames(), s.read_masks()) for s in annotated})

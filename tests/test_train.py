@@ -258,7 +258,7 @@ def test_g_steps_updates_the_generator_that_many_times_per_discriminator_update(
 
 
 def test_default_length_is_the_presets_epochs(tiny_dataset, tmp_path):
-    from vosgan.train import run_training
+    from vosgan.runs import run_training
 
     cfg = get_preset("tiny").with_overrides(train={"epochs": 2})
     trainer = run_training(cfg, tiny_dataset, tmp_path / "run", device="cpu", sample_every=0, progress=False)

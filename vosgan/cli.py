@@ -46,7 +46,7 @@ NONNEGATIVE, POSITIVE, FRACTION = number(float, 0), number(float, 0, open_low=Tr
 def _train(args: argparse.Namespace) -> int:
     from vosgan.config import build_config
     from vosgan.data.sources import load_dataset
-    from vosgan.train import prepare_run_folder, run_training
+    from vosgan.runs import prepare_run_folder, run_training
 
     cfg = build_config(args.preset, args.ablation, _overrides(args))
     prepare_run_folder(Path(args.out), args.resume)  # before the data: a bad --out fails in a second, not minutes

@@ -19,7 +19,7 @@ from vosgan.data.io import DataError
 from vosgan.device import autocast
 from vosgan.latent import sample_latents
 from vosgan.models import Discriminator, Generator
-from vosgan.train import make_optimizer
+from vosgan.optim import make_optimizer
 
 
 def segmentation_parameters(discriminator: Discriminator) -> list[torch.nn.Parameter]:

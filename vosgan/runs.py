@@ -1,0 +1,133 @@
+"""A training run as a folder: ``checkpoint.pt``, ``config.json``, ``metrics.jsonl``, ``samples/`` and,
+with the real-clip evaluation, ``evaluation.jsonl`` and ``best.pt``. Checks the folder before any long
+work, resumes it, and wires the callbacks; the CLI and notebook 03 call ``run_training``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import warnings
+from pathlib import Path
+
+import torch
+
+from vosgan.callbacks import Callback
+from vosgan.config import VOSGANConfig
+from vosgan.train import Trainer
+
+
+def run_training(
+    cfg: VOSGANConfig,
+    dataset,
+    out: str | Path,
+    iterations: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = False,
+    checkpoint_every: int = 200,
+    sample_every: int = 500,
+    callbacks: list[Callback] = (),
+    workers: int = 0,
+    progress: bool = True,
+    evaluate_every: int = 0,
+    threads: int | None = None,
+) -> Trainer:
+    """Train into ``out`` (``checkpoint.pt``, ``metrics.jsonl``, ``samples/``); the CLI and notebooks call this.
+
+    ``iterations`` defaults to the preset's epochs (25 in the paper) over this dataset.
+    ``threads`` pins the intra-op threads; None adapts them to the machine's load (``ThreadTuner``).
+    ``evaluate_every`` > 0 adds the real-clip evaluation (``vosgan.callbacks.SegmenterMonitor``, val
+    split of the embedded benchmark): ``evaluation.jsonl`` and ``best.pt`` (best val J) in ``out``.
+
+    An existing checkpoint is continued with ``resume=True`` and never silently overwritten.
+    """
+    from vosgan.callbacks import Checkpointer, MetricsLog, SampleGrid
+    from vosgan.checkpoint import resume_from
+    from vosgan.distributed import setup_distributed
+
+    out = Path(out)
+    path = prepare_run_folder(out, resume)
+    dist = setup_distributed(device)
+    trainer = Trainer(cfg, dataset, dist, seed=seed, workers=workers)
+    if resume:
+        changed = resume_from(trainer, path)
+        if dist.is_main:
+            print(f"resumed {path} at step {trainer.step}")
+            for log in ("metrics.jsonl", "evaluation.jsonl"):
+                dropped = truncate_log(out / log, trainer.step)
+                if dropped:
+                    print(f"dropped {dropped} line(s) of {log} written after the checkpoint's step {trainer.step}")
+            if changed:
+                warnings.warn(
+                    f"{path} was trained with other loss/training settings than this run continues with: "
+                    + "; ".join(changed)
+                    + ". Use the same options to continue it unchanged, or start a new run folder.",
+                    stacklevel=2,
+                )
+    if dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+        print(f"training {cfg.name} on {dist.device} x {dist.world_size} process(es), {len(dataset)} clips")
+    cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
+    if threads:
+        torch.set_num_threads(threads)
+    elif dist.device.type == "cpu":
+        from vosgan.callbacks import ThreadTuner
+
+        cbs.insert(0, ThreadTuner(torch.get_num_threads()))
+    if evaluate_every and dist.is_main:
+        from vosgan.callbacks import SegmenterMonitor
+        from vosgan.metrics.segmenter import SegmenterEvaluation
+
+        cbs.append(SegmenterMonitor(out, evaluate_every, SegmenterEvaluation("val")))
+    cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
+    if iterations is not None and iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    trainer.fit(
+        cfg.train.epochs * trainer.steps_per_epoch if iterations is None else iterations, cbs, progress=progress
+    )
+    if trainer.stop_signal is not None and dist.is_main:
+        print(
+            f"stopped by {signal.Signals(trainer.stop_signal).name} at step {trainer.step}; checkpoint saved to "
+            f"{path}; continue with the same command and --resume",
+            flush=True,
+        )
+    return trainer
+
+
+def prepare_run_folder(out: Path, resume: bool) -> Path:
+    """Check a run folder before any long work: writable, a checkpoint to resume (``resume``) or none to
+    overwrite (not ``resume``); removes temporary files an interrupted save left. Returns the checkpoint path."""
+    from vosgan.checkpoint import remove_partial_writes
+    from vosgan.data.io import ensure_writable_folder
+
+    path = out / "checkpoint.pt"
+    if resume and not path.is_file():
+        raise FileNotFoundError(f"nothing to resume: {path} does not exist; drop --resume to start a new run there")
+    if path.exists() and not resume:
+        raise FileExistsError(f"{path} exists: pass resume=True (--resume) to continue it, or choose another folder")
+    ensure_writable_folder(out, "the run folder")
+    for stale in remove_partial_writes(out):
+        print(f"removed {stale.name}, left by an interrupted checkpoint write")
+    return path
+
+
+def truncate_log(path: Path, step: int) -> int:
+    """Keep the JSON lines of ``path`` up to ``step`` (those a resumed run will not write again);
+    returns how many were dropped (a crash between a log line and the checkpoint leaves some)."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text().splitlines()
+    keep = []
+    for line in lines:
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a half-written last line
+    if len(keep) != len(lines):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep))
+        os.replace(tmp, path)
+    return len(lines) - len(keep)

@@ -43,18 +43,23 @@ def lab(tmp_path):
     port, token = free_port(), "vosgan-browser-test"
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"]
     command += [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--allow-root"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    log = (tmp_path / "lab.log").open("w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    deadline = time.time() + 300  # a loaded 2-core machine (a training run beside the suite) starts it slowly
+    while True:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 break
+        if server.poll() is not None or time.time() > deadline:
+            server.kill()
+            pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
         time.sleep(0.5)
     try:
         yield f"http://127.0.0.1:{port}/lab/tree/notebooks/02_latent_trajectories.ipynb?token={token}"
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
 
 
 def test_explorer_in_jupyterlab_in_a_real_browser(lab):

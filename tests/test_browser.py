@@ -76,7 +76,7 @@ def test_explorer_in_jupyterlab_in_a_real_browser(lab):
     wait = lambda seconds: WebDriverWait(driver, seconds, poll_frequency=0.5)  # noqa: E731
     try:
         driver.get(lab)
-        wait(90).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell"))
+        wait(300).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell"))
         menu = next(e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel") if e.text == "Run")
         menu.click()
         item = wait(10).until(
@@ -90,7 +90,7 @@ def test_explorer_in_jupyterlab_in_a_real_browser(lab):
             images = d.find_elements(By.CSS_SELECTOR, "img.widget-image")
             return images[0] if images else None
 
-        wait(300).until(explorer_image)
+        wait(600).until(explorer_image)
         sliders = {
             s.find_element(By.CSS_SELECTOR, "label").text: s
             for s in driver.find_elements(By.CSS_SELECTOR, ".widget-slider.widget-hslider")
@@ -102,7 +102,7 @@ def test_explorer_in_jupyterlab_in_a_real_browser(lab):
             readout.click()
             readout.send_keys(Keys.CONTROL, "a")
             readout.send_keys(value, Keys.ENTER)
-            wait(60).until(lambda d, b=before: explorer_image(d).get_attribute("src") != b)
+            wait(180).until(lambda d, b=before: explorer_image(d).get_attribute("src") != b)
         text = driver.find_element(By.CSS_SELECTOR, ".jp-NotebookPanel").text
         assert "Error displaying widget" not in text and "Error rendering" not in text
         assert "forward passes" in text  # the explorer's status line reports each update

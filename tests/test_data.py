@@ -7,7 +7,7 @@ import torch
 from vosgan.config import get_preset
 from vosgan.data.clips import cut_shots, resize_frames, to_tensor, to_uint8, upsample_maps
 from vosgan.data.datasets import ClipDataset, epoch_order, make_loader
-from vosgan.data.flow import FlowCache, batch_flow, farneback, flow_to_color, flow_to_target, target_to_flow
+from vosgan.data.flow import FlowCache, batch_flow, farneback, flow_to_color, flow_to_target
 from vosgan.data.readers import read_davis
 from vosgan.data.synthetic import MOTION_KINDS, make_benchmark, make_clip, split_indices, write_benchmark
 
@@ -102,11 +102,9 @@ def test_batch_flow_equals_per_clip_flow():
     torch.testing.assert_close(flow[1], expected)
 
 
-def test_flow_scaling_round_trip():
+def test_flow_scaling_maps_pixels_into_the_sigmoid_range():  # the inverse: DiscriminatorOutput.flow_pixels
     target = flow_to_target(torch.zeros(1, 2, 1, 4, 64) + 4.0, 0.125)
     assert torch.allclose(target, torch.full_like(target, 0.75))  # 4 px of an 8 px limit
-    x = torch.full((1, 2, 1, 4, 64), 3.0)
-    torch.testing.assert_close(target_to_flow(flow_to_target(x, 0.125), 0.125), x)
     assert flow_to_target(torch.full((1, 2, 1, 4, 64), 100.0), 0.125).max() == 1.0
     rgb = flow_to_color(np.random.default_rng(0).normal(size=(3, 8, 8, 2)))
     assert rgb.shape == (3, 8, 8, 3) and rgb.dtype == np.uint8

@@ -90,11 +90,6 @@ def flow_to_target(flow: torch.Tensor, max_fraction: float) -> torch.Tensor:
     return 0.5 + 0.5 * (flow / limit).clamp(-1.0, 1.0)
 
 
-def target_to_flow(target: torch.Tensor, max_fraction: float) -> torch.Tensor:
-    """Inverse of ``flow_to_target`` (within the clipping range): [0, 1] -> pixels."""
-    return (target - 0.5) * 2.0 * max_fraction * target.shape[-1]
-
-
 def flow_to_color(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
     """Colour-wheel coding of flow (..., H, W, 2) -> RGB uint8 (..., H, W, 3): hue = direction, value = speed."""
     fx, fy = flow[..., 0], flow[..., 1]

@@ -142,6 +142,38 @@ def test_04_segmentation(workdir, checkpoint):
     assert len(summary["table"]) == 7 and len(summary["curve"]) == 4
 
 
+def test_06_generation_and_representation(workdir, checkpoint):
+    params = dict(
+        checkpoint=str(checkpoint),
+        sets=2,
+        per_set=4,
+        ablations=["baseline", "+alpha"],
+        ablation_iterations=2,
+        gan_videos=8,
+        action_videos=40,
+        action_seeds=1,
+        action_steps=3,
+        curve_pool=8,
+        curve_fractions=[0.5, 1.0],
+        curve_iterations=2,
+        out=str(workdir / "nb06"),
+        results_json=str(workdir / "nb06.json"),
+    )
+    text = outputs(execute("06_generation_and_representation.ipynb", workdir, **params))
+    assert "2 rows scored on 2 sets each: FID, IS, FCD, MC" in text
+    assert "5 actions, chance 20 %; 6 rows" in text and "2 shares, least-squares line" in text
+    results = json.loads((workdir / "nb06.json").read_text())
+    assert [r["row"] for r in results["table4"]] == ["baseline", "+alpha"]
+    assert {r["discriminator"] for r in results["actions"]} == {
+        "VOS-GAN (shipped)",
+        "random init",
+        "Table 4 baseline row",
+    }
+    assert [r["videos"] for r in results["fig8"]] == [4, 8]
+    for name in ("generation_table4.png", "action_recognition.png", "unlabeled_curve.png"):
+        assert Image.open(workdir / "figures" / name).size[0] > 100
+
+
 def test_05_figures(workdir):
     from vosgan.figures import FIGURES
 

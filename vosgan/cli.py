@@ -348,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input)")
     p.set_defaults(func=_export)
+
+    from vosgan.commands import add_parsers
+
+    add_parsers(sub, _add_common, POSITIVE_INT)
     return parser
 
 

@@ -146,3 +146,64 @@ def slerp_figure(steps: int = 9):
     ax.legend()
     ax.set_title("interpolating between two latent points")
     return fig
+
+
+def generation_figure(rows: list[dict]):
+    """Table 4 as bars: each row's ``scores`` ({metric: GenerationScore dict}) with +- std over sets."""
+    metrics = [m for m in ("FID", "IS", "FCD", "MC") if m in rows[0]["scores"]]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.4))
+    names = [r["row"] for r in rows]
+    for ax, metric in zip(np.atleast_1d(axes), metrics):
+        mean = [r["scores"][metric]["mean"] for r in rows]
+        std = [r["scores"][metric]["std"] for r in rows]
+        ax.bar(range(len(rows)), mean, yerr=std, capsize=3, color="tab:blue")
+        ax.set_xticks(range(len(rows)), names, rotation=45, ha="right", fontsize=8)
+        better = "higher" if metric == "IS" else "lower"
+        ax.set_title(f"{metric} ({better} is better)")
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle("Table 4 ablation, kit features (not comparable with published scores)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def actions_figure(rows: list[dict]):
+    """Action-recognition accuracy per discriminator and protocol (``representation.compare_discriminators`` rows)."""
+    names = list(dict.fromkeys(r["discriminator"] for r in rows))
+    modes = list(dict.fromkeys(r["mode"] for r in rows))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(names), 3.4))
+    width = 0.8 / len(modes)
+    for j, mode in enumerate(modes):
+        sel = {r["discriminator"]: r for r in rows if r["mode"] == mode}
+        ax.bar(
+            [i + j * width for i in range(len(names))],
+            [100 * sel[n]["accuracy"] for n in names],
+            width,
+            yerr=[100 * sel[n]["std"] for n in names],
+            capsize=3,
+            label=mode,
+        )
+    ax.axhline(100 * rows[0]["chance"], color="grey", ls=":", label="chance")
+    ax.set_xticks([i + width * (len(modes) - 1) / 2 for i in range(len(names))], names)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("action recognition from the discriminator (cf. Tables 9-12)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def unlabeled_curve_figure(curve):
+    """J and F on the test split against the share of unlabeled training videos, with least-squares lines (Fig. 8)."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    x = np.array([r["fraction"] for r in curve.rows])
+    for key, colour in (("J", "tab:blue"), ("F", "tab:orange")):
+        ax.plot(100 * x, [100 * r[key] for r in curve.rows], "o", color=colour, label=key)
+        slope, intercept = curve.line(key)
+        ax.plot(100 * x, 100 * (slope * x + intercept), "-", color=colour, alpha=0.6)
+    ax.set_xlabel("unlabeled training videos (% of the pool)")
+    ax.set_ylabel("test score (%)")
+    ax.set_title("more unlabeled video (cf. Fig. 8)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -14,6 +14,7 @@ from vosgan.config import VOSGANConfig, recipe
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
+FEATURES_CHECKPOINT = SHIPPED.with_name("features-small.pt")  # the kit's feature network (vosgan.featurenet)
 
 
 def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed: int) -> list[tuple[str, dict]]:
@@ -50,7 +51,17 @@ def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed
                 "results_json": str(out / "segmentation_results.json"),
             },
         ),
-        ("05_figures.ipynb", common),
+        (
+            "06_generation_and_representation.ipynb",
+            {
+                **common,
+                "checkpoint": str(checkpoint),
+                "seed": seed,
+                "out": str(out / "notebook-06"),
+                "results_json": str(out / "generation_representation.json"),
+            },
+        ),
+        ("05_figures.ipynb", common),  # last: it indexes every figure the others wrote
     ]
 
 

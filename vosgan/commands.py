@@ -1,0 +1,203 @@
+"""The paper's other experiments as `vosgan` subcommands: ``features``, ``generation``, ``table4``,
+``actions``, ``unlabeled-curve`` (registered by ``vosgan.cli.build_parser``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+# The real clips FID and MC compare against: the test split of the benchmark the kit's feature
+# network was trained on (never seen by it, nor by the GAN, which trains on the unlabeled pool).
+FEATURE_BENCHMARK = 1500
+
+
+def real_clips(frames: int, size: int, count: int = FEATURE_BENCHMARK):
+    """Real clips (N, 3, T, H, W) in [-1, 1] at a generator's geometry (test split of ``count`` clips)."""
+    import numpy as np
+    import torch
+    from einops import rearrange
+
+    from vosgan.data.synthetic import make_benchmark
+
+    clips = make_benchmark(count, frames, size, 0, split="test")
+    video = torch.from_numpy(np.stack([c.frames for c in clips])).float() / 127.5 - 1
+    return rearrange(video, "n t h w c -> n c t h w")
+
+
+def _features(args: argparse.Namespace) -> None:
+    from vosgan.featurenet import save_feature_network, train_feature_network
+
+    if Path(args.out).exists() and not args.overwrite:
+        raise ValueError(f"{args.out} exists; pass --overwrite to replace it")
+    net, scores = train_feature_network(args.videos, args.steps, seed=args.seed, progress=not args.no_progress)
+    recipe = {"videos": args.videos, "split": "train", "steps": args.steps, "batch": 32, "seed": args.seed}
+    save_feature_network(net, args.out, scores, recipe)
+    print(f"wrote {args.out}; val accuracy " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+
+
+def _generation(args: argparse.Namespace) -> None:
+    from vosgan.checkpoint import load_models
+    from vosgan.metrics.extractors import make_extractor
+    from vosgan.metrics.generation import score_generation
+
+    cfg, gen, disc = load_models(args.checkpoint)
+    extractor = make_extractor(args.features, args.feature_network, args.inception_weights, args.resnext_weights)
+    scores = score_generation(
+        gen, disc, real_clips(cfg.frames, cfg.size), extractor, args.sets, args.per_set, args.seed
+    )
+    for s in scores.values():
+        print(s)
+    if args.out:
+        Path(args.out).write_text(json.dumps({k: s.to_dict() for k, s in scores.items()}, indent=1))
+
+
+def _table4(args: argparse.Namespace) -> None:
+    from vosgan.ablation import score_rows, table_text, train_rows
+    from vosgan.checkpoint import load_checkpoint
+    from vosgan.config import VOSGANConfig, recipe
+    from vosgan.metrics.extractors import make_extractor
+
+    base = VOSGANConfig.from_dict(load_checkpoint(args.recipe_from)["config"])
+    rows = train_rows(
+        args.out,
+        base.name,
+        recipe(base),
+        args.rows.split(","),
+        args.iterations,
+        args.videos,
+        args.seed,
+        progress=not args.no_progress,
+    )
+    table = score_rows(rows, make_extractor("kit", args.feature_network), args.sets, args.per_set, args.seed)
+    print(table_text(table))
+    (Path(args.out) / "table4.json").write_text(json.dumps(table, indent=1))
+
+
+def _actions(args: argparse.Namespace) -> None:
+    from vosgan.checkpoint import load_models
+    from vosgan.models import Discriminator
+    from vosgan.representation import LabelledVideos, compare_discriminators, weizmann_split
+
+    cfg, _, disc = load_models(args.checkpoint)
+    if args.data == "synthetic":
+        train = LabelledVideos.benchmark(args.videos, "train", cfg.frames, cfg.size, args.seed)
+        test = LabelledVideos.benchmark(args.videos, "test", cfg.frames, cfg.size, args.seed)
+    elif args.format == "weizmann":
+        from vosgan.data.readers import read_weizmann
+
+        tr, te = weizmann_split(read_weizmann(args.data))
+        train = LabelledVideos.sequences(tr, cfg.frames, cfg.size)
+        test = LabelledVideos.sequences(te, cfg.frames, cfg.size, train.classes)
+    elif args.format == "ucf101":
+        from vosgan.data.readers import read_ucf101, ucf101_classes
+
+        if not args.split_dir:
+            raise ValueError("UCF101 needs --split-dir (the folder with classInd.txt and trainlist01.txt)")
+        classes = tuple(ucf101_classes(args.split_dir))
+        train = LabelledVideos.sequences(
+            read_ucf101(args.data, args.split_dir, 1, "train"), cfg.frames, cfg.size, classes
+        )
+        test = LabelledVideos.sequences(
+            read_ucf101(args.data, args.split_dir, 1, "test"), cfg.frames, cfg.size, classes
+        )
+    else:
+        raise ValueError(f"action recognition reads synthetic, weizmann or ucf101 data, not --format {args.format}")
+    import torch
+
+    torch.manual_seed(args.seed)
+    discriminators = {Path(args.checkpoint).stem: disc, "random init": Discriminator(cfg)}
+    for other in args.compare or []:
+        discriminators[Path(other).stem] = load_models(other)[2]
+    rows = compare_discriminators(discriminators, train, test, range(args.seeds), args.modes.split(","), args.steps)
+    print(f"{len(train)} training and {len(test)} test clips, {len(train.classes)} classes")
+    for r in rows:
+        print(
+            f"{r['discriminator']:>24} {r['mode']:>9}: accuracy {100 * r['accuracy']:.1f} +- {100 * r['std']:.1f} "
+            f"(chance {100 * r['chance']:.1f}, {r['seeds']} seeds)"
+        )
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+
+
+def _unlabeled_curve(args: argparse.Namespace) -> None:
+    from vosgan.config import get_preset
+    from vosgan.unlabeled_curve import unlabeled_curve
+
+    fractions = tuple(float(f) for f in args.fractions.split(","))
+    curve = unlabeled_curve(
+        get_preset(args.preset),
+        args.out,
+        args.pool,
+        fractions,
+        args.iterations,
+        args.seed,
+        progress=not args.no_progress,
+        device=args.device,
+    )
+    print(curve.table())
+    (Path(args.out) / "curve.json").write_text(json.dumps(curve.rows, indent=1))
+
+
+def add_parsers(sub, add_common, positive_int) -> None:
+    p = sub.add_parser("features", help="train the kit's feature network for offline FID/IS/FCD")
+    p.add_argument("--out", required=True)
+    p.add_argument("--videos", type=positive_int, default=FEATURE_BENCHMARK, help="benchmark size (its train split)")
+    p.add_argument("--steps", type=positive_int, default=3000)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    add_common(p)
+    p.set_defaults(func=_features)
+
+    p = sub.add_parser("generation", help="FID, IS, FCD and motion coherency of a trained generator (Tables 4-5)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--features", default="kit", help="kit (offline, the default) or published (local weights)")
+    p.add_argument(
+        "--feature-network", default=None, help="kit feature network (default: checkpoints/features-small.pt)"
+    )
+    p.add_argument("--inception-weights", default=None, help="local torchvision Inception-v3 state dict")
+    p.add_argument("--resnext-weights", default=None, help="local 3D ResNeXt-101 Kinetics checkpoint (Hara et al.)")
+    p.add_argument("--sets", type=positive_int, default=20)
+    p.add_argument("--per-set", type=positive_int, default=64)
+    p.add_argument("--out", default=None, help="write the scores with their recipes as JSON")
+    add_common(p)
+    p.set_defaults(func=_generation)
+
+    p = sub.add_parser("table4", help="train the Table 4 ablation rows with one budget and score them (kit features)")
+    p.add_argument("--out", required=True, help="folder of the rows' runs (a finished row is kept)")
+    p.add_argument(
+        "--recipe-from", default="checkpoints/vosgan-small.pt", help="checkpoint whose preset and recipe every row uses"
+    )
+    p.add_argument("--rows", default="baseline,+slerp,+lstm,+segmentation,+flow,+alpha")
+    p.add_argument("--iterations", type=positive_int, default=300)
+    p.add_argument("--videos", type=positive_int, default=1000, help="unlabeled clips every row trains on")
+    p.add_argument("--feature-network", default=None)
+    p.add_argument("--sets", type=positive_int, default=20)
+    p.add_argument("--per-set", type=positive_int, default=64)
+    p.add_argument("--no-progress", action="store_true")
+    add_common(p)
+    p.set_defaults(func=_table4)
+
+    p = sub.add_parser("actions", help="action recognition from the discriminator (Tables 9-12)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", default="synthetic", help="'synthetic' (motion kinds) or a dataset folder")
+    p.add_argument("--format", default="weizmann", help="weizmann or ucf101 (with --data PATH)")
+    p.add_argument("--split-dir", default=None, help="UCF101's ucfTrainTestlist folder")
+    p.add_argument("--videos", type=positive_int, default=400, help="synthetic benchmark size")
+    p.add_argument("--modes", default="transfer,finetune")
+    p.add_argument("--seeds", type=positive_int, default=3)
+    p.add_argument("--steps", type=positive_int, default=300)
+    p.add_argument("--compare", nargs="*", help="more checkpoints (e.g. the Table 4 baseline row)")
+    p.add_argument("--out", default=None, help="write the rows as JSON")
+    add_common(p)
+    p.set_defaults(func=_actions)
+
+    p = sub.add_parser("unlabeled-curve", help="segmentation J against the share of unlabeled videos (Fig. 8)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--preset", default="small")
+    p.add_argument("--pool", type=positive_int, default=1000, help="unlabeled clips at 100%%")
+    p.add_argument("--fractions", default="0.1,0.25,0.5,1.0")
+    p.add_argument("--iterations", type=positive_int, default=200)
+    p.add_argument("--no-progress", action="store_true")
+    add_common(p)
+    p.set_defaults(func=_unlabeled_curve)

@@ -74,6 +74,12 @@ def _table4(args: argparse.Namespace) -> None:
     (Path(args.out) / "table4.json").write_text(json.dumps(table, indent=1))
 
 
+def _run_name(path: str) -> str:
+    """A checkpoint's name in tables: its stem, or its run folder's name for a run's ``checkpoint.pt``."""
+    p = Path(path)
+    return p.parent.name if p.stem in ("checkpoint", "best") else p.stem
+
+
 def _actions(args: argparse.Namespace) -> None:
     from vosgan.checkpoint import load_models
     from vosgan.models import Discriminator
@@ -106,9 +112,9 @@ def _actions(args: argparse.Namespace) -> None:
     import torch
 
     torch.manual_seed(args.seed)
-    discriminators = {Path(args.checkpoint).stem: disc, "random init": Discriminator(cfg)}
+    discriminators = {_run_name(args.checkpoint): disc, "random init": Discriminator(cfg)}
     for other in args.compare or []:
-        discriminators[Path(other).stem] = load_models(other)[2]
+        discriminators[_run_name(other)] = load_models(other)[2]
     rows = compare_discriminators(discriminators, train, test, range(args.seeds), args.modes.split(","), args.steps)
     print(f"{len(train)} training and {len(test)} test clips, {len(train.classes)} classes")
     for r in rows:

@@ -55,7 +55,9 @@ def unlabeled_curve(
 ) -> UnlabeledCurve:
     """Train one GAN per share of a ``pool``-clip unlabeled set (the first ``round(share * pool)``
     clips, so smaller sets are subsets of larger ones) for ``iterations`` steps with ``seed``, each in
-    ``out/share_<pct>``, and score its discriminator on the test split of a ``test_count``-clip benchmark."""
+    ``out/share_<pct>`` (a finished share is kept), and score its discriminator on the test split of a
+    ``test_count``-clip benchmark."""
+    from vosgan.checkpoint import load_models
     from vosgan.data.sources import load_dataset
     from vosgan.metrics.segmenter import RealClips, segmenter_scores
     from vosgan.runs import run_training
@@ -66,20 +68,23 @@ def unlabeled_curve(
         if not 0 < fraction <= 1:
             raise ValueError(f"shares of the unlabeled pool must be in (0, 1], got {fraction}")
         videos = max(1, round(fraction * pool))
-        dataset = load_dataset(cfg, "synthetic", "davis", "unlabeled", videos, seed, 0.0, progress=progress)
         folder = Path(out) / f"share_{round(100 * fraction):03d}"
-        trainer = run_training(
-            cfg,
-            dataset,
-            folder,
-            iterations,
-            seed,
-            device=device,
-            checkpoint_every=0,
-            sample_every=0,
-            progress=progress,
-            threads=threads,
-        )
-        scores = segmenter_scores(trainer.D.eval().cpu(), cfg, test)
+        if not (folder / "DONE").exists():  # a finished share is kept (re-running the notebook scores it again)
+            dataset = load_dataset(cfg, "synthetic", "davis", "unlabeled", videos, seed, 0.0, progress=progress)
+            run_training(
+                cfg,
+                dataset,
+                folder,
+                iterations,
+                seed,
+                device=device,
+                checkpoint_every=0,
+                sample_every=0,
+                progress=progress,
+                threads=threads,
+                resume=(folder / "checkpoint.pt").exists(),
+            )
+            (folder / "DONE").touch()
+        scores = segmenter_scores(load_models(folder / "checkpoint.pt")[2], cfg, test)
         rows.append({"fraction": fraction, "videos": videos, **scores})
     return UnlabeledCurve(rows)

@@ -14,15 +14,12 @@ FEATURE_BENCHMARK = 1500
 
 def real_clips(frames: int, size: int, count: int = FEATURE_BENCHMARK):
     """Real clips (N, 3, T, H, W) in [-1, 1] at a generator's geometry (test split of ``count`` clips)."""
-    import numpy as np
     import torch
-    from einops import rearrange
 
+    from vosgan.data.clips import to_tensor
     from vosgan.data.synthetic import make_benchmark
 
-    clips = make_benchmark(count, frames, size, 0, split="test")
-    video = torch.from_numpy(np.stack([c.frames for c in clips])).float() / 127.5 - 1
-    return rearrange(video, "n t h w c -> n c t h w")
+    return torch.stack([to_tensor(c.frames) for c in make_benchmark(count, frames, size, 0, split="test")])
 
 
 def _features(args: argparse.Namespace) -> None:

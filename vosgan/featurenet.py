@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from vosgan.data.clips import to_tensor
 from vosgan.data.synthetic import MOTION_KINDS, PHOTOS, make_benchmark
 from vosgan.metrics.networks import temporal_resample
 
@@ -79,8 +79,7 @@ def prepare_frames(frames: torch.Tensor) -> torch.Tensor:
 def labelled_clips(count: int, split: str, seed: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``count``-clip benchmark's ``split`` clips (N, 3, 16, 32, 32) and their labels (motion, background)."""
     clips = make_benchmark(count, 32, 64, seed, split=split)
-    video = torch.from_numpy(np.stack([c.frames for c in clips])).float() / 127.5 - 1
-    video = prepare_clips(rearrange(video, "n t h w c -> n c t h w"))
+    video = prepare_clips(torch.stack([to_tensor(c.frames) for c in clips]))
     labels = {
         "motion": torch.tensor([MOTION_KINDS.index(c.motion) for c in clips]),
         "background": torch.tensor([PHOTOS.index(c.background) for c in clips]),

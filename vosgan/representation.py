@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from einops import rearrange
 
+from vosgan.data.clips import resize_frames, to_tensor
 from vosgan.metrics.networks import temporal_resample
 
 
@@ -38,17 +38,15 @@ class LabelledVideos:
         from vosgan.data.synthetic import MOTION_KINDS, make_benchmark
 
         clips = make_benchmark(count, frames, size, seed, split=split)
-        video = torch.from_numpy(np.stack([c.frames for c in clips])).float() / 127.5 - 1
+        video = torch.stack([to_tensor(c.frames) for c in clips])
         classes = tuple(k for k in MOTION_KINDS if k != "still")  # the first object always moves
         labels = torch.tensor([classes.index(c.motion) for c in clips])
-        return cls(rearrange(video, "n t h w c -> n c t h w"), labels, classes)
+        return cls(video, labels, classes)
 
     @classmethod
     def sequences(cls, sequences, frames: int, size: int, classes: tuple[str, ...] | None = None) -> LabelledVideos:
         """Labelled ``Sequence`` objects (Weizmann, UCF101 readers): ``frames`` frames spread over each
         video, resized to ``size`` x ``size``; ``classes`` fixes the label order (default: sorted labels)."""
-        import cv2
-
         classes = classes or tuple(sorted({s.label for s in sequences}))
         videos, labels = [], []
         for s in sequences:
@@ -56,10 +54,9 @@ class LabelledVideos:
                 raise ValueError(f"sequence {s.name} has no label: action recognition needs a labelled dataset")
             raw = s.read_frames()
             picked = raw[temporal_resample(len(raw), frames)]
-            videos.append(np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in picked]))
+            videos.append(to_tensor(resize_frames(picked, size)))
             labels.append(classes.index(s.label))
-        video = torch.from_numpy(np.stack(videos)).float() / 127.5 - 1
-        return cls(rearrange(video, "n t h w c -> n c t h w"), torch.tensor(labels), classes)
+        return cls(torch.stack(videos), torch.tensor(labels), classes)
 
 
 def weizmann_split(sequences, test_people: int = 3):

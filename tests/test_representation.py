@@ -92,6 +92,12 @@ def test_unlabeled_curve_trains_one_gan_per_share(tmp_path):
     assert [r["videos"] for r in curve.rows] == [4, 8]
     assert all(0 <= r["J"] <= 1 and 0 <= r["F"] <= 1 for r in curve.rows)
     assert (tmp_path / "share_050" / "checkpoint.pt").exists() and (tmp_path / "share_100" / "metrics.jsonl").exists()
+    log = tmp_path / "share_100" / "metrics.jsonl"
+    before = log.read_text()
+    again = unlabeled_curve(
+        get_preset("tiny"), tmp_path, pool=8, fractions=(1.0,), iterations=5, test_count=20, threads=1, device="cpu"
+    )
+    assert log.read_text() == before and again.rows[0]["J"] == curve.rows[1]["J"]  # a finished share is kept
     with pytest.raises(ValueError, match="shares"):
         unlabeled_curve(get_preset("tiny"), tmp_path / "x", pool=8, fractions=(1.5,), iterations=1)
 

@@ -21,33 +21,22 @@ def train_rows(
 ) -> dict[str, Path]:
     """Train each ablation row (``overrides``: the recipe shared by every row, e.g. the shipped one's)
     into ``out/<row>``; an existing finished row is kept. Returns {row: checkpoint path}."""
+    from functools import cache
+
     from vosgan.data.sources import load_dataset
-    from vosgan.runs import run_training
+    from vosgan.runs import train_once
+
+    @cache
+    def dataset():  # one dataset for every row, made only if a row still has to train
+        cfg = build_config(preset, None, overrides)
+        return load_dataset(cfg, "synthetic", "davis", "unlabeled", videos, seed, progress=progress)
 
     paths = {}
-    dataset = None
     for row in rows:
-        cfg = build_config(preset, row, overrides)
         folder = Path(out) / row.replace("+", "plus_")
-        path = folder / "checkpoint.pt"
-        if not (folder / "DONE").exists():
-            if dataset is None:
-                dataset = load_dataset(cfg, "synthetic", "davis", "unlabeled", videos, seed, progress=progress)
-            run_training(
-                cfg,
-                dataset,
-                folder,
-                iterations,
-                seed,
-                device="cpu",
-                checkpoint_every=0,
-                sample_every=0,
-                progress=progress,
-                threads=threads,
-                resume=path.exists(),
-            )
-            (folder / "DONE").touch()
-        paths[row] = path
+        paths[row] = train_once(
+            build_config(preset, row, overrides), dataset, folder, iterations, seed, "cpu", progress, threads
+        )
     return paths
 
 

@@ -142,6 +142,15 @@ def _unlabeled_curve(args: argparse.Namespace) -> None:
     (Path(args.out) / "curve.json").write_text(json.dumps(curve.rows, indent=1))
 
 
+def _add_scoring(p: argparse.ArgumentParser, positive_int) -> None:
+    """The options of every command that computes generation scores."""
+    p.add_argument(
+        "--feature-network", default=None, help="kit feature network (default: checkpoints/features-small.pt)"
+    )
+    p.add_argument("--sets", type=positive_int, default=20, help="scores are mean +- std over this many sets")
+    p.add_argument("--per-set", type=positive_int, default=64, help="generated clips per set")
+
+
 def add_parsers(sub, add_common, positive_int) -> None:
     p = sub.add_parser("features", help="train the kit's feature network for offline FID/IS/FCD")
     p.add_argument("--out", required=True)
@@ -155,13 +164,9 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p = sub.add_parser("generation", help="FID, IS, FCD and motion coherency of a trained generator (Tables 4-5)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--features", default="kit", help="kit (offline, the default) or published (local weights)")
-    p.add_argument(
-        "--feature-network", default=None, help="kit feature network (default: checkpoints/features-small.pt)"
-    )
+    _add_scoring(p, positive_int)
     p.add_argument("--inception-weights", default=None, help="local torchvision Inception-v3 state dict")
     p.add_argument("--resnext-weights", default=None, help="local 3D ResNeXt-101 Kinetics checkpoint (Hara et al.)")
-    p.add_argument("--sets", type=positive_int, default=20)
-    p.add_argument("--per-set", type=positive_int, default=64)
     p.add_argument("--out", default=None, help="write the scores with their recipes as JSON")
     add_common(p)
     p.set_defaults(func=_generation)
@@ -174,9 +179,7 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--rows", default="baseline,+slerp,+lstm,+segmentation,+flow,+alpha")
     p.add_argument("--iterations", type=positive_int, default=300)
     p.add_argument("--videos", type=positive_int, default=1000, help="unlabeled clips every row trains on")
-    p.add_argument("--feature-network", default=None)
-    p.add_argument("--sets", type=positive_int, default=20)
-    p.add_argument("--per-set", type=positive_int, default=64)
+    _add_scoring(p, positive_int)
     p.add_argument("--no-progress", action="store_true")
     add_common(p)
     p.set_defaults(func=_table4)

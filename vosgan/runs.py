@@ -131,3 +131,36 @@ def truncate_log(path: Path, step: int) -> int:
         tmp.write_text("".join(line + "\n" for line in keep))
         os.replace(tmp, path)
     return len(lines) - len(keep)
+
+
+def train_once(
+    cfg,
+    dataset,
+    folder: str | Path,
+    iterations: int,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = False,
+    threads: int | None = None,
+) -> Path:
+    """Train into ``folder`` unless it holds a finished run (``DONE``), continuing a run cut short;
+    ``dataset`` is a callable, so a finished run costs no data. Returns its ``checkpoint.pt``.
+    The experiments that train many GANs (Table 4, Fig. 8) call this, so re-running them only scores."""
+    folder = Path(folder)
+    path = folder / "checkpoint.pt"
+    if not (folder / "DONE").exists():
+        run_training(
+            cfg,
+            dataset(),
+            folder,
+            iterations,
+            seed,
+            device=device,
+            checkpoint_every=0,
+            sample_every=0,
+            progress=progress,
+            threads=threads,
+            resume=path.exists(),
+        )
+        (folder / "DONE").touch()
+    return path

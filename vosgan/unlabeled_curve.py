@@ -7,6 +7,7 @@ the adversarial segmenter's J and F on the test split, with the least-squares li
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,7 @@ def unlabeled_curve(
     from vosgan.checkpoint import load_models
     from vosgan.data.sources import load_dataset
     from vosgan.metrics.segmenter import RealClips, segmenter_scores
-    from vosgan.runs import run_training
+    from vosgan.runs import train_once
 
     test = RealClips.benchmark("test", count=test_count)
     rows = []
@@ -69,22 +70,8 @@ def unlabeled_curve(
             raise ValueError(f"shares of the unlabeled pool must be in (0, 1], got {fraction}")
         videos = max(1, round(fraction * pool))
         folder = Path(out) / f"share_{round(100 * fraction):03d}"
-        if not (folder / "DONE").exists():  # a finished share is kept (re-running the notebook scores it again)
-            dataset = load_dataset(cfg, "synthetic", "davis", "unlabeled", videos, seed, 0.0, progress=progress)
-            run_training(
-                cfg,
-                dataset,
-                folder,
-                iterations,
-                seed,
-                device=device,
-                checkpoint_every=0,
-                sample_every=0,
-                progress=progress,
-                threads=threads,
-                resume=(folder / "checkpoint.pt").exists(),
-            )
-            (folder / "DONE").touch()
-        scores = segmenter_scores(load_models(folder / "checkpoint.pt")[2], cfg, test)
+        data = partial(load_dataset, cfg, "synthetic", "davis", "unlabeled", videos, seed, 0.0, progress=progress)
+        checkpoint = train_once(cfg, data, folder, iterations, seed, device, progress, threads)
+        scores = segmenter_scores(load_models(checkpoint)[2], cfg, test)
         rows.append({"fraction": fraction, "videos": videos, **scores})
     return UnlabeledCurve(rows)

@@ -50,7 +50,6 @@ class SyntheticClip:
     masks: np.ndarray
     motion: str  # motion kind of the first object: a label for action-recognition experiments
     objects: int
-    shape: str = ""  # shape kind of the first object (SHAPES)
     background: str = ""  # the photograph behind the objects (PHOTOS)
 
 
@@ -211,14 +210,12 @@ def make_clip(
         motion or str(rng.choice(MOTION_KINDS[:-1])) if i == 0 else str(rng.choice(MOTION_KINDS))
         for i in range(n_objects)
     ]
-    shapes = []
     for i, kind in enumerate(kinds):
         texture = _tint(load_photo(PHOTOS[photos[1 + i]]), rng)
         radius = rng.uniform(0.15, 0.25) * size
         scale = 1 + rng.uniform(-0.35, 0.35) * t_rel  # scale change over the clip
         base = int(np.ceil(2 * radius))
-        shapes.append(str(rng.choice(SHAPES)))
-        shape = _shape_mask(shapes[-1], base, rng)
+        shape = _shape_mask(str(rng.choice(SHAPES)), base, rng)
         patch = _crop(
             texture,
             rng.uniform(0, texture.shape[1]),
@@ -236,7 +233,7 @@ def make_clip(
     if difficulty > 0:
         noise = rng.normal(0, 6 * difficulty, video.shape)
         video = np.clip(video + noise, 0, 255).astype(np.uint8)
-    return SyntheticClip(video, ids, kinds[0], n_objects, shapes[0], PHOTOS[photos[0]])
+    return SyntheticClip(video, ids, kinds[0], n_objects, PHOTOS[photos[0]])
 
 
 def clip_seed(seed: int, index: int) -> int:

@@ -125,10 +125,6 @@ class GenerationScore:
         return cls(metric, mean, std, values, recipe)
 
 
-def _clips_to_frames(video: torch.Tensor) -> torch.Tensor:
-    return rearrange(video, "n c t h w -> (n t) c h w")
-
-
 @torch.no_grad()
 def fcd_of_videos(video: torch.Tensor, masks: torch.Tensor, extractor) -> float:
     """FCD of videos (N, 3, T, H, W) in [-1, 1] with foreground masks (N, T, H, W) (bool)."""

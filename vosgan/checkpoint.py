@@ -130,7 +130,8 @@ def check_config(saved: dict[str, Any], cfg: VOSGANConfig, path: str | os.PathLi
 
 
 def export_weights(path: str | os.PathLike, out: str | os.PathLike, half: bool = False) -> Path:
-    """Keep only the config and both networks (no optimizer or RNG state); ``half`` stores float16."""
+    """Keep only the config, both networks and what describes them (method, training record), no optimizer
+    or RNG state; ``half`` stores float16."""
     state = load_checkpoint(path)
     convert = (lambda t: t.half() if t.is_floating_point() else t) if half else (lambda t: t)
     slim = {
@@ -138,6 +139,8 @@ def export_weights(path: str | os.PathLike, out: str | os.PathLike, half: bool =
         "generator": {k: convert(v) for k, v in state["generator"].items()},
         "discriminator": {k: convert(v) for k, v in state["discriminator"].items()},
         "step": state.get("step", 0),
+        # what names a peer method's file and its training record travel with the weights
+        **{k: state[k] for k in ("method", "train", "finetune") if k in state},
     }
     return save_checkpoint(out, slim)
 

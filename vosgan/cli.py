@@ -130,10 +130,12 @@ def _synth(args: argparse.Namespace) -> None:
 
 def _segment(args: argparse.Namespace) -> None:
     from vosgan.checkpoint import load_models
-    from vosgan.data.io import DataError
     from vosgan.device import resolve_device
+    from vosgan.peers.common import checkpoint_method
     from vosgan.segment import segment_path
 
+    if checkpoint_method(args.checkpoint) != "vosgan":
+        return _segment_peer(args)
     cfg, _, discriminator = load_models(args.checkpoint, resolve_device(args.device))
     report = segment_path(
         discriminator,
@@ -148,7 +150,31 @@ def _segment(args: argparse.Namespace) -> None:
         overwrite=args.overwrite,
         size=args.size,
     )
-    print(f"segmented {len(report.written)} sequence(s) into {args.out}")
+    _report(report, args.out)
+
+
+def _segment_peer(args: argparse.Namespace) -> None:
+    """``vosgan segment`` with a CIS or FaSTGAN checkpoint (the same outputs, one sequence at a time)."""
+    from vosgan.device import resolve_device
+    from vosgan.methods import load_segmenter, segment_sequences
+    from vosgan.segment import check_output, input_sequences
+
+    if args.size or args.flow:
+        raise ValueError("--size and --flow apply to VOS-GAN checkpoints only; this one is a peer method's")
+    segmenter = load_segmenter(args.checkpoint, resolve_device(args.device))
+    sequences = input_sequences(args.input)
+    check_output(Path(args.out), Path(args.input), [s.name for s in sequences], args.overwrite)
+    report, timing = segment_sequences(segmenter, sequences, args.out, args.threshold, args.soft, not args.no_progress)
+    if report.written:
+        print(f"{segmenter.method}: {timing.frames} frames at {timing.fps:.1f} frames/s")
+    _report(report, args.out)
+
+
+def _report(report, out) -> None:
+    """Print what a segmentation wrote; fail (listing why) when some sequences could not be segmented."""
+    from vosgan.data.io import DataError
+
+    print(f"segmented {len(report.written)} sequence(s) into {out}")
     if report.failed:
         for name, reason in report.failed.items():
             print(f"vosgan segment: skipped {printable(name)}: {printable(reason)}", file=sys.stderr)
@@ -352,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vosgan.commands import add_parsers
 
     add_parsers(sub, _add_common, POSITIVE_INT)
+    from vosgan.peers.commands import add_peer_parsers
+
+    add_peer_parsers(sub, _add_common, POSITIVE_INT)
     return parser
 
 

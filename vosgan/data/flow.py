@@ -84,6 +84,15 @@ def batch_flow(video: torch.Tensor, params: FarnebackParams = DEFAULT_PARAMS) ->
     return torch.from_numpy(rearrange(flow, "b t h w c -> b c t h w").astype(np.float32)).to(video.device)
 
 
+def pairs_flow(first: np.ndarray, second: np.ndarray, params: FarnebackParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Farneback flow from each frame of ``first`` to the same-index frame of ``second``: RGB uint8
+    (P, H, W, 3) twice -> (P, H, W, 2) float32 pixels; one thread-pool task per pair."""
+    if first.shape != second.shape or first.ndim != 4 or first.dtype != np.uint8:
+        raise ValueError(f"pairs_flow expects two RGB uint8 (P, H, W, 3) arrays, got {first.shape} and {second.shape}")
+    a, b = _gray(first), _gray(second)
+    return np.stack(list(_pool().map(lambda i: _pair_flow(a[i], b[i], params), range(len(a))))).astype(np.float32)
+
+
 def flow_to_target(flow: torch.Tensor, max_fraction: float) -> torch.Tensor:
     """Pixels (B, 2, T, H, W) -> the discriminator's [0, 1] flow range (see module docstring)."""
     limit = max_fraction * flow.shape[-1]

@@ -1,0 +1,228 @@
+"""The peer methods (CIS, FaSTGAN): loss terms checked by hand, shapes, exact resume, the CLI end to
+end on a tiny DAVIS-layout benchmark, and ``vosgan compare``."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vosgan.checkpoint import export_weights, load_checkpoint
+from vosgan.cli import main
+from vosgan.data.io import DataError
+from vosgan.data.synthetic import write_benchmark
+from vosgan.methods import load_segmenter
+from vosgan.peers import cis, fastgan
+from vosgan.peers.commands import parse_checkpoints
+from vosgan.peers.common import train_peer, training_videos
+
+
+# ------------------------------------------------------------------------------------------- CIS
+def test_separation_loss_by_hand():
+    # one sample, two pixels: u = (1, 0) inside the region, (0, 2) outside it
+    flow = torch.tensor([[[[1.0, 0.0]], [[0.0, 2.0]]]])  # (1, 2, 1, 2)
+    chi = torch.tensor([[[[1.0, 0.0]]]])
+    inside = torch.zeros_like(flow)  # inside predicted as no motion: error 1 over energy 1
+    outside = torch.tensor([[[[0.0, 0.0]], [[1.0, 1.0]]]])  # outside predicted as (0, 1): error 1 over energy 4
+    assert cis.separation_loss(flow, chi, inside, outside, 0.0).item() == pytest.approx(1.25)
+    assert cis.separation_loss(flow, chi, inside, outside, 1.0).item() == pytest.approx(1 / 2 + 1 / 5)
+    assert cis.separation_loss(flow, chi, flow, flow, 0.0).item() == 0  # a perfect inpainter
+    # an empty region contributes nothing, whatever is predicted there
+    empty = torch.zeros_like(chi)
+    assert cis.separation_loss(flow, empty, flow + 3, flow, 1e-2).item() == pytest.approx(0.0)
+
+
+def test_ideal_flow_is_constant_per_region_and_in_range():
+    masks = np.zeros((3, 8, 8), np.uint8)
+    masks[:, 2:5, 2:5] = 2  # any object id counts as foreground
+    flow = cis.ideal_flow(masks, 4.0, np.random.default_rng(0))
+    assert flow.shape == (3, 8, 8, 2) and np.abs(flow).max() <= 4.0
+    for t in range(3):
+        fore, back = flow[t][masks[t] > 0], flow[t][masks[t] == 0]
+        assert np.ptp(fore, axis=0).max() == 0 and np.ptp(back, axis=0).max() == 0
+        assert not np.allclose(fore[0], back[0])
+    assert not np.allclose(flow[0], flow[1])  # a new draw every frame
+
+
+def test_normalise_flow_unit_rms_with_a_floor():
+    flow = torch.randn(2, 2, 8, 8) * 5
+    rms = cis.normalise_flow(flow, 0.25).pow(2).sum(1).mean((1, 2)).sqrt()
+    assert torch.allclose(rms, torch.ones(2), atol=1e-5)
+    still = torch.full((1, 2, 4, 4), 0.01)
+    assert torch.allclose(cis.normalise_flow(still, 0.25), still / 0.25)
+
+
+def test_cis_networks_shapes():
+    cfg = cis.cis_config("tiny")
+    image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
+    p = cis.MaskGenerator(cfg).probability(image, flow)
+    assert p.shape == (2, 1, 32, 32) and 0 <= p.min() and p.max() <= 1
+    out = cis.Inpainter(cfg)(image, flow, p)
+    assert out.shape == (2, 2, 32, 32)
+
+
+# --------------------------------------------------------------------------------------- FaSTGAN
+def test_balanced_bce_by_hand():
+    target = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])  # one foreground pixel of four: beta = 3/4
+    half = torch.full_like(target, 0.5)
+    expected = -(0.75 * math.log(0.5) + 3 * 0.25 * math.log(0.5)) / 4
+    assert fastgan.balanced_bce(half, target).item() == pytest.approx(expected, rel=1e-5)
+    assert fastgan.balanced_bce(target.clone(), target).item() < 1e-5  # exact estimates
+
+
+def test_gradient_penalty_by_hand():
+    critic = lambda x: 3 * x.sum((1, 2, 3))  # noqa: E731  gradient 3 everywhere: norm 3 * sqrt(C H W)
+    real, fake = torch.randn(5, 1, 2, 2), torch.randn(5, 1, 2, 2)
+    gp = fastgan.gradient_penalty(critic, real, fake, torch.Generator().manual_seed(0))
+    assert gp.item() == pytest.approx((3 * 2 - 1) ** 2)
+
+
+def test_masked_frames_and_critic_inputs():
+    frames = torch.full((2, 3, 3, 4, 4), -1.0)
+    frames[..., 0, 0] = 1.0
+    masks = torch.zeros(2, 3, 1, 4, 4)
+    masks[..., 0, 0] = 1
+    spatial, temporal = fastgan.critic_inputs(frames, masks)
+    assert spatial.shape == (6, 3, 4, 4) and temporal.shape == (2, 9, 4, 4)
+    assert spatial.sum().item() == 6 * 3  # only the masked white pixel survives, at value 1
+
+
+def test_regressor_rollout_and_temporal_skip():
+    cfg = fastgan.fastgan_config("tiny")
+    torch.manual_seed(0)
+    net = fastgan.Regressor(cfg).eval()
+    frames, reference, first = torch.randn(2, 3, 3, 32, 32), torch.randn(2, 4, 32, 32), torch.rand(2, 1, 32, 32)
+    out = net.rollout(frames, reference, first)
+    assert out.shape == (2, 3, 1, 32, 32) and 0 <= out.min() and out.max() <= 1
+    ref = net.reference_features(reference)
+    a, h = net.step(frames[:, 0], ref, first)
+    b, _ = net.step(frames[:, 0], ref, first, torch.randn_like(h) * 10)
+    assert h.shape == (2, cfg.width, 32, 32) and not torch.allclose(a, b)  # the previous features matter
+    critics = fastgan.Critics(cfg)
+    assert critics.spatial(torch.randn(2, 3, 32, 32)).shape == (2, 1, 4, 4)
+    assert critics.temporal(torch.randn(2, 3 * cfg.window, 32, 32)).shape == (2, 1, 4, 4)
+
+
+def test_fastgan_ablations_are_configs():
+    rows = {a: fastgan.fastgan_config("small", a) for a in fastgan.ABLATIONS}
+    assert [(c.spatial, c.temporal) for c in rows.values()] == [
+        (False, False),
+        (True, False),
+        (False, True),
+        (True, True),
+    ]
+    assert all(rows[a].ablation == a for a in rows)
+    with pytest.raises(ValueError, match="ablation"):
+        fastgan.fastgan_config("small", "both-critics")
+
+
+# ------------------------------------------------------------------------------ training and CLI
+@pytest.fixture(scope="module")
+def videos():
+    return training_videos("synthetic", "train", 32)
+
+
+@pytest.mark.parametrize("method", ["cis", "fastgan"])
+def test_resume_is_exact(method, videos, tmp_path):
+    subset = dict(list(videos.items())[:6])
+    if method == "cis":
+        make = lambda: cis.CISTrainer(cis.cis_config("tiny", iterations=4, warmup=1, batch_size=4), subset)  # noqa: E731
+    else:
+        make = lambda: fastgan.FaSTGANTrainer(fastgan.fastgan_config("tiny", pretrain=2, iterations=4), subset)  # noqa: E731
+    whole = train_peer(make(), 4, tmp_path / "whole", progress=False)
+    train_peer(make(), 2, tmp_path / "split", progress=False)
+    resumed = train_peer(make(), 4, tmp_path / "split", resume=True, progress=False)
+    a = whole.save(tmp_path / "a.pt") and load_checkpoint(tmp_path / "a.pt")
+    b = resumed.save(tmp_path / "b.pt") and load_checkpoint(tmp_path / "b.pt")
+    assert a["step"] == b["step"] == 4
+    for part in ("generator", "discriminator"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
+    lines = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [1, 2, 3, 4]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """A tiny benchmark in the DAVIS layout (10 videos, 8 frames of 32x32) and two tiny peer checkpoints."""
+    root = tmp_path_factory.mktemp("peers")
+    data = write_benchmark(root / "davis", 10, 8, 32, seed=3, progress=False)
+    common = ["--preset", "tiny", "--data", str(data), "--no-progress", "--iterations", "6"]
+    assert main(["train-peer", "--method", "cis", "--out", str(root / "cis"), *common]) == 0
+    assert main(["train-peer", "--method", "fastgan", "--pretrain", "3", "--out", str(root / "fg"), *common]) == 0
+    return root, data
+
+
+def test_train_peer_writes_a_named_checkpoint(bench):
+    root, _ = bench
+    state = load_checkpoint(root / "cis" / "checkpoint.pt")
+    assert state["method"] == "cis" and state["step"] == 6 and state["train"]["labels"] == "none"
+    state = load_checkpoint(root / "fg" / "checkpoint.pt")
+    assert state["method"] == "fastgan" and "training videos" in state["train"]["labels"]
+    export_weights(root / "fg" / "checkpoint.pt", root / "fg.pt", half=True)
+    slim = load_checkpoint(root / "fg.pt")
+    assert slim["method"] == "fastgan" and "opt_g" not in slim
+    assert load_segmenter(root / "fg.pt").setting == "semi-supervised"
+
+
+def test_segment_cli_with_peer_checkpoints(bench, tmp_path, capsys):
+    root, data = bench
+    for method, ckpt in (("cis", root / "cis" / "checkpoint.pt"), ("fastgan", root / "fg" / "checkpoint.pt")):
+        out = tmp_path / method
+        assert (
+            main(["segment", "--checkpoint", str(ckpt), "--input", str(data), "--out", str(out), "--no-progress"]) == 0
+        )
+        masks = sorted((out / "synth00000").glob("*.png"))
+        assert len(masks) == 8
+        assert main(["evaluate", "--gt", str(data), "--pred", str(out), "--binary"]) == 0
+    assert "frames/s" in capsys.readouterr().out
+
+
+def test_fastgan_without_annotations_names_what_is_missing(bench, tmp_path, capsys):
+    root, data = bench
+    frames_only = data / "JPEGImages" / "synth00001"
+    code = main(["segment", "--checkpoint", str(root / "fg" / "checkpoint.pt"), "--input", str(frames_only),
+                 "--out", str(tmp_path / "o"), "--no-progress"])  # fmt: skip
+    assert code == 2
+    assert "Annotations/synth00001/00000.png" in capsys.readouterr().err
+
+
+def test_train_peer_refuses_ideal_for_fastgan(tmp_path, capsys):
+    code = main(["train-peer", "--method", "fastgan", "--ideal", "--preset", "tiny", "--out", str(tmp_path / "x")])
+    assert code == 2 and "--ideal" in capsys.readouterr().err
+
+
+def test_compare_one_table(bench, tmp_path):
+    from vosgan.compare import compare
+
+    root, data = bench
+    checkpoints = {"cis": str(root / "cis" / "checkpoint.pt"), "fastgan": str(root / "fg" / "checkpoint.pt")}
+    result = compare(checkpoints, tmp_path / "cmp", str(data), split="test", baselines=("median",), progress=False)
+    assert [r.label for r in result.rows] == ["cis", "fastgan", "temporal-median baseline"]
+    assert result.sequences == len((data / "ImageSets" / "test.txt").read_text().split())
+    for r in result.rows:
+        assert 0 <= r.J["Mean"] <= 1 and 0 <= r.F["Mean"] <= 1 and r.fps > 0
+    by = {r.label: r for r in result.rows}
+    assert by["cis"].setting == "unsupervised" and by["fastgan"].setting == "semi-supervised"
+    regressor = fastgan.Regressor(fastgan.fastgan_config("tiny"))
+    assert by["fastgan"].parameters == sum(p.numel() for p in regressor.parameters())  # the critics are not counted
+    table = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert table.count("\n") == 2 + 3 and "temporal-median baseline" in table
+    saved = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert saved["rows"][0]["J"]["Mean"] == pytest.approx(by["cis"].J["Mean"])
+
+
+def test_parse_checkpoints(tmp_path):
+    path = tmp_path / "m.pt"
+    path.write_bytes(b"x")
+    assert parse_checkpoints([f"mine={path}", str(path)]) == {"mine": str(path), "m": str(path)}
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        parse_checkpoints([f"x={tmp_path / 'nope.pt'}"])
+
+
+def test_fastgan_needs_masks():
+    with pytest.raises(DataError, match="ground-truth masks"):
+        fastgan.FaSTGANTrainer(fastgan.fastgan_config("tiny"), {"v": (np.zeros((8, 32, 32, 3), np.uint8), None)})

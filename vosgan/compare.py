@@ -1,0 +1,183 @@
+"""One table for every method on one dataset: VOS-GAN, the peers (CIS, FaSTGAN) and the label-free baselines.
+
+Each method writes ``vosgan segment``-style masks into ``out/masks/<label>/``; the ground truth of the
+same sequences is written once into ``out/truth/`` (DAVIS layout, whatever the input format); every
+row is scored by ``vosgan.metrics.evaluate.evaluate_folders`` with one protocol: binary foreground
+(all objects merged, DAVIS 2016 style), frames 1 .. N-2 (the semi-supervised protocol's frames, so a
+method given frame 0's mask gains nothing on the scored frames). No method has its own metric code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
+from vosgan.data.io import DataError, write_indexed_png
+from vosgan.methods import Timing, load_segmenter, segment_sequences
+from vosgan.metrics.evaluate import evaluate_folders
+from vosgan.metrics.segmenter import EVAL_BENCHMARK
+
+TASK = "semi-supervised"
+
+
+@dataclass
+class Row:
+    """One method's line of the table (J and F in [0, 1]; seconds of training, None when not recorded)."""
+
+    label: str
+    method: str
+    setting: str
+    labels: str
+    J: dict[str, float]  # Mean, Recall, Decay
+    F: dict[str, float]
+    fps: float
+    train_seconds: float | None
+    parameters: int | None
+    failed: int = 0
+
+
+@dataclass
+class Comparison:
+    rows: list[Row]
+    data: str
+    split: str
+    sequences: int
+
+    def markdown(self) -> str:
+        head = (
+            "| method | setting | labels used | J M | J O | J D | F M | F O | F D | frames/s | training | parameters |"
+        )
+        lines = [head, "|" + "---|" * 12]
+        for r in self.rows:
+            train = f"{r.train_seconds / 60:.1f} min" if r.train_seconds else "n/a"
+            params = f"{r.parameters / 1e6:.2f} M" if r.parameters else "0"
+            j, f = (f"{100 * x['Mean']:.1f} | {100 * x['Recall']:.1f} | {100 * x['Decay']:.1f}" for x in (r.J, r.F))
+            lines.append(f"| {r.label} | {r.setting} | {r.labels} | {j} | {f} | {r.fps:.0f} | {train} | {params} |")
+        return "\n".join(lines)
+
+    def to_json(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"data": self.data, "split": self.split, "sequences": self.sequences,
+                                    "rows": [asdict(r) for r in self.rows]}, indent=1))  # fmt: skip
+        return path
+
+
+def dataset_sequences(data: str, split: str, out: Path, fmt: str = "davis"):
+    """(sequences of ``split``, sequences of the train split or None): ``data='synthetic'`` writes the
+    embedded evaluation benchmark (``EVAL_BENCHMARK``) once under ``out/benchmark`` and reads it back
+    as DAVIS; any other value is a dataset folder in ``fmt`` (davis or segtrack)."""
+    from vosgan.data.readers import read_davis, read_segtrack
+
+    if data == "synthetic":
+        root = out / "benchmark"
+        if not (root / "meta.json").is_file():
+            from vosgan.data.synthetic import write_benchmark
+
+            b = EVAL_BENCHMARK
+            write_benchmark(root, b["count"], b["frames"], b["size"], b["seed"], progress=False)
+        data = root
+    if fmt == "segtrack":
+        return read_segtrack(data), None
+    try:
+        train = read_davis(data, "train")
+    except DataError:
+        train = None  # no ImageSets/train.txt: the baselines cannot pick their thresholds
+    return read_davis(data, split), train
+
+
+def write_truth(sequences, out: Path) -> list[str]:
+    """Each annotated sequence's ids as ``out/<name>/<frame>.png``; returns their names."""
+    names = []
+    for seq in sequences:
+        if seq.read_masks is None:
+            continue
+        folder = out / seq.name
+        if not folder.is_dir():
+            for t, ids in enumerate(seq.read_masks()):
+                write_indexed_png(folder / f"{t:05d}.png", ids)
+        names.append(seq.name)
+    if not names:
+        raise DataError("none of the sequences has ground-truth masks: nothing to compare against")
+    return names
+
+
+def score(truth: Path, masks: Path, names: list[str]) -> tuple[dict, dict]:
+    g = evaluate_folders(truth, masks, binary=True, sequences=names, task=TASK, workers=1)["global"]
+    return {k: g[f"J-{k}"] for k in ("Mean", "Recall", "Decay")}, {k: g[f"F-{k}"] for k in ("Mean", "Recall", "Decay")}
+
+
+def baseline_row(kind: str, train, sequences, out: Path, truth: Path, names: list[str]) -> Row:
+    """A threshold baseline: its threshold fitted on the train split's masks, then timed and scored."""
+    if not train:
+        raise DataError("the baselines choose their threshold on a train split; this dataset has none")
+    begin = time.perf_counter()
+    baseline = ThresholdBaseline(kind).fit([(s.read_frames(), s.read_masks()) for s in train if s.read_masks])
+    fit_seconds = time.perf_counter() - begin
+    timing, folder = Timing(), out / "masks" / kind
+    for seq in sequences:
+        frames = seq.read_frames()
+        begin = time.perf_counter()
+        ids = baseline.predict(frames)
+        timing.seconds += time.perf_counter() - begin
+        timing.frames += len(frames)
+        for t, mask in enumerate(ids):
+            write_indexed_png(folder / seq.name / f"{t:05d}.png", mask)
+    j, f = score(truth, folder, names)
+    labels = "train masks (threshold only)"
+    return Row(BASELINE_NAMES[kind], kind, "unsupervised", labels, j, f, timing.fps, fit_seconds, None)
+
+
+def compare(
+    checkpoints: dict[str, str],
+    out,
+    data: str = "synthetic",
+    split: str = "test",
+    fmt: str = "davis",
+    baselines: tuple[str, ...] = ("flow", "median"),
+    device: str = "cpu",
+    progress: bool = True,
+) -> Comparison:
+    """Run every checkpoint (``{label: path}``, any method) and each baseline on ``split`` of ``data``."""
+    out = Path(out)
+    sequences, train = dataset_sequences(data, split, out, fmt)
+    truth = out / "truth"
+    names = write_truth(sequences, truth)
+    annotated = [s for s in sequences if s.name in names]
+    rows = []
+    for label, path in checkpoints.items():
+        segmenter = load_segmenter(path, device)
+        folder = out / "masks" / label
+        report, timing = segment_sequences(segmenter, annotated, folder, progress=progress)
+        if not report.written:
+            raise DataError(f"{label}: no sequence could be segmented ({next(iter(report.failed.values()))})")
+        j, f = score(truth, folder, report.written)
+        seconds = segmenter.train.get("seconds")
+        rows.append(
+            Row(
+                label,
+                segmenter.method,
+                segmenter.setting,
+                segmenter.labels,
+                j,
+                f,
+                timing.fps,
+                seconds,
+                segmenter.parameters,
+                len(report.failed),
+            )  # fmt: skip
+        )
+    rows += [baseline_row(kind, train, annotated, out, truth, names) for kind in baselines]
+    result = Comparison(rows, str(data), split, len(names))
+    result.to_json(out / "comparison.json")
+    (out / "comparison.md").write_text(result.markdown() + "\n")
+    return result
+
+
+def mean_fps(rows: list[Row]) -> float:
+    return float(np.mean([r.fps for r in rows]))

@@ -1,0 +1,285 @@
+"""CIS: unsupervised moving-object detection by contextual information separation (Yang et al., CVPR
+2019; ``shared/papers/cis-contextual-information-separation.txt``), on the kit's data and flow.
+
+A mask generator chi (image + optical flow -> foreground probability) and an inpainter phi (image +
+flow outside a region + the region -> flow inside it) play Eq. 10: the inpainter minimises, and the
+generator maximises, the normalised reconstruction error of Eq. 7/9, each region's flow predicted
+from the other's. No labels anywhere.
+
+Differences from the paper, all forced by the kit's scale: flow is the kit's Farneback pipeline (the
+paper used PWC-Net); the networks are the paper's layouts at 64x64 with a few channels (its 3.4 M and
+1.5 M parameters shrunk about 30-fold); no CRF (the paper's post-processing, optional there, is not
+implemented: no CRF library is a kit dependency). Eq. 7 is symmetric in the region and its
+complement, so which side the generator calls foreground is an accident of training; at test time
+the kit keeps the side that covers less of the video (``polarity='smaller'``), a label-free rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from einops import rearrange
+from torch import nn
+
+from vosgan.data.clips import resize_frames, upsample_maps
+from vosgan.data.flow import pairs_flow
+from vosgan.optim import make_optimizer
+from vosgan.peers.common import (
+    Decoder,
+    Encoder,
+    Videos,
+    conv_bn,
+    images,
+    load_peer,
+    parameter_total,
+    save_peer,
+    step_generators,
+)
+
+METHOD = "cis"
+
+
+@dataclass(frozen=True)
+class CISConfig:
+    """Widths, the paper's dT range and the training settings (Adam, as the kit's optimizer factory)."""
+
+    name: str = "small"
+    size: int = 64  # working resolution (square)
+    width: int = 16  # channels of the first layer; x2 and x4 at 1/2 and 1/4 resolution
+    dilations: tuple[int, ...] = (2, 4, 8, 16)  # the atrous stack after the generator's encoder
+    max_dt: int = 5  # flow between I_t and I_{t + dT}, dT uniform in [-max_dt, max_dt] \ {0} (Sect. 4.1)
+    epsilon: float = 1e-2  # added to Eq. 7's denominators (normalised flow units)
+    flow_floor: float = 0.25  # pixels: the flow is divided by max(its RMS, this) per sample
+    batch_size: int = 16
+    lr: float = 1e-4  # the mask generator's
+    lr_inpainter: float = 1e-3  # the inpainter learns faster, so the generator plays against a good one
+    inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
+    warmup: int = 200  # inpainter-only steps first (Fig. 3: the generator learns against a trained inpainter)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    iterations: int = 3000
+    ideal: bool = False  # Table 1: the flow replaced by independent constant fields on fore/background
+    ideal_range: float = 4.0  # pixels: those constant vectors are uniform in [-r, r]^2
+
+    def __post_init__(self):
+        object.__setattr__(self, "dilations", tuple(self.dilations))
+        if self.size % 4:
+            raise ValueError(f"CIS works at a size divisible by 4, got {self.size}")
+
+
+PRESETS = {
+    "small": CISConfig(),
+    "tiny": CISConfig(name="tiny", size=32, width=8, dilations=(2, 4), batch_size=8, iterations=200),
+}
+
+
+def cis_config(preset: str = "small", **overrides) -> CISConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown CIS preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return dataclasses.replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+
+
+class MaskGenerator(nn.Module):
+    """chi: image (B, 3, H, W) in [-1, 1] and normalised flow (B, 2, H, W) -> foreground logits (B, 2, H, W)
+    (background, foreground; the paper's final softmax)."""
+
+    def __init__(self, cfg: CISConfig):
+        super().__init__()
+        w = cfg.width
+        self.encoder = Encoder(5, w)
+        self.atrous = nn.Sequential(*[conv_bn(4 * w, 4 * w, dilation=d) for d in cfg.dilations])
+        self.decoder = Decoder(4 * w, 2 * w, w, w, 2)
+
+    def forward(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        full, half, quarter = self.encoder(torch.cat([image, flow], 1))
+        return self.decoder(self.atrous(quarter), half, full)
+
+    def probability(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """Foreground probability (B, 1, H, W)."""
+        return self(image, flow).softmax(1)[:, 1:]
+
+
+class Inpainter(nn.Module):
+    """phi: image (B, 3, H, W), visible flow (B, 2, H, W) and the region to fill (B, 1, H, W) -> flow
+    (B, 2, H, W). Two balanced encoder branches (image; masked flow + mask), as the paper's CPN variant."""
+
+    def __init__(self, cfg: CISConfig):
+        super().__init__()
+        w = cfg.width
+        self.image = Encoder(3, w)
+        self.flow = Encoder(3, w)
+        self.decoder = Decoder(8 * w, 4 * w, 2 * w, w, 2)
+
+    def forward(self, image: torch.Tensor, visible: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+        a, b = self.image(image), self.flow(torch.cat([visible, region], 1))
+        full, half, quarter = (torch.cat(pair, 1) for pair in zip(a, b))
+        return self.decoder(quarter, half, full)
+
+
+def normalise_flow(flow: torch.Tensor, floor: float) -> torch.Tensor:
+    """Flow (B, 2, H, W) in pixels divided by its per-sample RMS magnitude (at least ``floor`` pixels)."""
+    rms = flow.pow(2).sum(1).mean((1, 2)).sqrt().clamp_min(floor)
+    return flow / rms[:, None, None, None]
+
+
+def separation_loss(
+    flow: torch.Tensor, chi: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor, epsilon: float
+) -> torch.Tensor:
+    """Eq. 9 over a batch: sum ||chi (u - phi(chi, (1 - chi) u, I))||^2 / (sum ||chi u||^2 + eps) plus the
+    same for the complement. ``flow`` u (B, 2, H, W); ``chi`` (B, 1, H, W); ``inside`` and ``outside``
+    the inpainter's flow for the region and for its complement. Sums run over the batch (the paper's
+    sum over samples). The inpainter minimises it; the generator maximises it (Eq. 10); each term is
+    1 when the inpainter learns nothing from the other region, 0 when it reconstructs it exactly."""
+    inner = (chi * (flow - inside)).pow(2).sum() / ((chi * flow).pow(2).sum() + epsilon)
+    outer = ((1 - chi) * (flow - outside)).pow(2).sum() / (((1 - chi) * flow).pow(2).sum() + epsilon)
+    return inner + outer
+
+
+def inpaint_both(inpainter: Inpainter, image: torch.Tensor, flow: torch.Tensor, chi: torch.Tensor):
+    """The inpainter's flow inside the region (from the outside) and outside it (from the inside)."""
+    return inpainter(image, (1 - chi) * flow, chi), inpainter(image, chi * flow, 1 - chi)
+
+
+def ideal_flow(masks: np.ndarray, limit: float, rng: np.random.Generator) -> np.ndarray:
+    """Table 1's ideal conditions: per frame, one constant flow vector for the foreground (ids > 0) and an
+    independent one for the background, each uniform in [-limit, limit]^2: ids (P, H, W) -> (P, H, W, 2)."""
+    vectors = rng.uniform(-limit, limit, (len(masks), 2, 2)).astype(np.float32)  # (P, fore/back, xy)
+    fore = rearrange(masks > 0, "p h w -> p h w 1")
+    return np.where(fore, vectors[:, None, None, 0], vectors[:, None, None, 1])
+
+
+def sample_batch(videos: Videos, cfg: CISConfig, rng: np.random.Generator):
+    """A training batch: frames I_t (B, 3, H, W) in [-1, 1] and the flow to I_{t + dT} (B, 2, H, W) pixels."""
+    names = list(videos)
+    first, second, masks = [], [], []
+    for k in rng.integers(len(names), size=cfg.batch_size):
+        frames, ids = videos[names[k]]
+        t = int(rng.integers(len(frames)))
+        choices = [d for d in range(-cfg.max_dt, cfg.max_dt + 1) if d and 0 <= t + d < len(frames)]
+        first.append(frames[t])
+        second.append(frames[t + choices[rng.integers(len(choices))]])
+        masks.append(ids[t] if ids is not None else None)
+    first, second = np.stack(first), np.stack(second)
+    if cfg.ideal:
+        if any(m is None for m in masks):
+            raise ValueError(
+                "the ideal-conditions experiment builds its flow from ground-truth masks; these videos have none"
+            )
+        flow = ideal_flow(np.stack(masks), cfg.ideal_range, rng)
+    else:
+        flow = pairs_flow(first, second)
+    return images(first), rearrange(torch.from_numpy(flow), "b h w c -> b c h w")
+
+
+class CISTrainer:
+    """Alternating updates of Eq. 10 on unlabeled videos; ``step(k)`` is one inpainter and one generator update."""
+
+    def __init__(self, cfg: CISConfig, videos: Videos, seed: int = 0, device: str | torch.device = "cpu"):
+        torch.manual_seed(seed)
+        self.cfg, self.videos, self.seed, self.device = cfg, videos, seed, torch.device(device)
+        self.generator = MaskGenerator(cfg).to(self.device)
+        self.inpainter = Inpainter(cfg).to(self.device)
+        self.opt_g = make_optimizer(self.generator.parameters(), cfg)
+        self.opt_i = make_optimizer(self.inpainter.parameters(), cfg, cfg.lr_inpainter)
+        self.step_count, self.seconds = 0, 0.0
+
+    def _batch(self, rng):
+        image, flow = (x.to(self.device) for x in sample_batch(self.videos, self.cfg, rng))
+        return image, normalise_flow(flow, self.cfg.flow_floor)
+
+    def _separation(self, image, flow, chi) -> torch.Tensor:
+        return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi), self.cfg.epsilon)
+
+    def step(self, k: int) -> dict[str, float]:
+        cfg = self.cfg
+        rng, _ = step_generators(self.seed, k)
+        self.generator.train(), self.inpainter.train()
+        for _ in range(cfg.inpainter_steps):
+            image, flow = self._batch(rng)
+            with torch.no_grad():
+                chi = self.generator.probability(image, flow)
+            loss_i = self._separation(image, flow, chi)
+            self.opt_i.zero_grad(set_to_none=True)
+            loss_i.backward()
+            self.opt_i.step()
+        figures = {"inpainter": loss_i.item(), "mask_area": chi.mean().item()}
+        if k < cfg.warmup:
+            return figures
+        image, flow = self._batch(rng)
+        chi = self.generator.probability(image, flow)
+        loss_g = -self._separation(image, flow, chi)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {**figures, "separation": -loss_g.item()}
+
+    def state(self) -> dict:
+        return {
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_i.state_dict(),
+            "step": self.step_count,
+            "train": {"steps": self.step_count, "seconds": self.seconds, "labels": "none", "seed": self.seed},
+        }
+
+    def save(self, path) -> Path:
+        return save_peer(path, METHOD, self.cfg, self.generator, self.inpainter, **self.state())
+
+    def load(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.inpainter.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_i.load_state_dict(state["opt_d"])
+        self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
+
+
+class CISSegmenter:
+    """The trained mask generator as a video segmenter (Eq. 14): P_t is the mean of P_t(dT) over the
+    dT in [-5, 5] \\ {0} with I_{t + dT} inside the video; then the polarity rule (module docstring)."""
+
+    method, setting, needs_first_mask = METHOD, "unsupervised", False
+
+    def __init__(self, path, device="cpu", polarity: str = "smaller"):
+        self.cfg, self.generator, self.inpainter, self.state = load_peer(
+            path, METHOD, CISConfig, MaskGenerator, Inpainter, device
+        )
+        self.device, self.polarity = torch.device(device), polarity
+
+    @property
+    def parameters(self) -> int:
+        """Parameters used at test time (the mask generator only, as the paper counts)."""
+        return parameter_total(self.generator)
+
+    @torch.no_grad()
+    def probabilities(self, frames: np.ndarray, masks: np.ndarray | None = None, batch: int = 64) -> np.ndarray:
+        """RGB uint8 (N, H, W, 3) -> foreground probability (N, H, W) at the video's size. ``masks``
+        (ids at the working size) replace the flow by Table 1's ideal fields when the config asks."""
+        cfg, n = self.cfg, len(frames)
+        small = resize_frames(frames, cfg.size)
+        total, count = np.zeros((n, cfg.size, cfg.size), np.float32), np.zeros(n, np.float32)
+        rng = np.random.default_rng(0)
+        for dt in (d for d in range(-cfg.max_dt, cfg.max_dt + 1) if d):
+            ts = [t for t in range(n) if 0 <= t + dt < n]
+            if not ts:
+                continue
+            if cfg.ideal and masks is not None:
+                flow = ideal_flow(masks[ts], cfg.ideal_range, rng)
+            else:
+                flow = pairs_flow(small[ts], small[[t + dt for t in ts]])
+            for i in range(0, len(ts), batch):
+                part = ts[i : i + batch]
+                image = rearrange(torch.from_numpy(small[part]).float().div(127.5).sub(1), "b h w c -> b c h w")
+                u = normalise_flow(
+                    rearrange(torch.from_numpy(flow[i : i + batch]), "b h w c -> b c h w"), cfg.flow_floor
+                )
+                p = self.generator.probability(image.to(self.device), u.to(self.device)).cpu()[:, 0].numpy()
+                total[part] += p
+                count[part] += 1
+        p = total / np.maximum(count, 1)[:, None, None]
+        if self.polarity == "smaller" and p.mean() > 0.5:
+            p = 1 - p
+        maps = rearrange(torch.from_numpy(p), "t h w -> 1 t h w")
+        return upsample_maps(maps, *frames.shape[1:3])[0].clamp(0, 1).numpy()

@@ -1,0 +1,113 @@
+"""``vosgan train-peer`` (CIS, FaSTGAN) and ``vosgan compare`` (registered by ``vosgan.cli.build_parser``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_CHECKPOINTS = {
+    "VOS-GAN (small)": "checkpoints/vosgan-small.pt",
+    "CIS (small)": "checkpoints/cis.pt",
+    "FaSTGAN (small)": "checkpoints/fastgan.pt",
+}
+
+
+def make_trainer(args: argparse.Namespace):
+    """The trainer ``args`` describe, on its training videos (the split's frames; FaSTGAN also its masks)."""
+    from vosgan.device import resolve_device
+    from vosgan.peers.common import training_videos
+
+    device = resolve_device(args.device)
+    common = {"iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr}
+    if args.method == "cis":
+        from vosgan.peers.cis import CISTrainer, cis_config
+
+        cfg = cis_config(args.preset, ideal=args.ideal or None, **common)
+        videos = training_videos(args.data, args.split, cfg.size, need_masks=cfg.ideal, fmt=args.format)
+        return CISTrainer(cfg, videos, args.seed, device)
+    from vosgan.peers.fastgan import FaSTGANTrainer, fastgan_config
+
+    cfg = fastgan_config(args.preset, args.ablation, pretrain=args.pretrain, **common)
+    videos = training_videos(args.data, args.split, cfg.size, need_masks=True, fmt=args.format)
+    return FaSTGANTrainer(cfg, videos, args.seed, device)
+
+
+def _train_peer(args: argparse.Namespace) -> int:
+    from vosgan.peers.common import train_peer
+    from vosgan.runs import prepare_run_folder
+
+    if args.ideal and args.method != "cis":
+        raise ValueError("--ideal is CIS's Table 1 experiment; it does not apply to --method fastgan")
+    prepare_run_folder(Path(args.out), args.resume)  # a bad --out fails before the data is read
+    trainer = make_trainer(args)
+    train_peer(trainer, trainer.cfg.iterations, args.out, args.resume, args.checkpoint_every, not args.no_progress)
+    path = Path(args.out) / "checkpoint.pt"
+    print(f"{args.method}: {trainer.step_count} steps in {trainer.seconds:.0f} s; wrote {path}")
+    return 0 if trainer.step_count >= trainer.cfg.iterations else 130
+
+
+def parse_checkpoints(items: list[str] | None) -> dict[str, str]:
+    """``LABEL=PATH`` pairs (or bare paths, labelled by file name); the shipped checkpoints by default."""
+    if not items:
+        found = {k: v for k, v in DEFAULT_CHECKPOINTS.items() if Path(v).is_file()}
+        if not found:
+            raise FileNotFoundError("no --checkpoint given and none of the shipped checkpoints exists here")
+        return found
+    pairs = {}
+    for item in items:
+        label, _, path = item.rpartition("=") if "=" in item else (Path(item).stem, "", item)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--checkpoint {item}: {path} does not exist")
+        pairs[label or Path(path).stem] = path
+    return pairs
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from vosgan.compare import compare
+
+    baselines = tuple(b for b in args.baselines.split(",") if b)
+    result = compare(
+        parse_checkpoints(args.checkpoint),
+        args.out,
+        args.data,
+        args.split,
+        args.format,
+        baselines,
+        args.device,
+        not args.no_progress,
+    )
+    print(f"{result.sequences} sequences of {result.data} ({result.split}); binary J and F on frames 1..N-2")
+    print(result.markdown())
+    print(f"wrote {Path(args.out) / 'comparison.md'} and comparison.json")
+
+
+def add_peer_parsers(sub, add_common, positive_int) -> None:
+    p = sub.add_parser("train-peer", help="train a peer method (CIS: no labels; FaSTGAN: train masks)")
+    p.add_argument("--method", required=True, choices=("cis", "fastgan"))
+    p.add_argument("--preset", default="small", help="small (64x64) or tiny (32x32, for tests)")
+    p.add_argument("--ablation", default="both", help="FaSTGAN's Table 1 row: ce, +spatial, +temporal, both")
+    p.add_argument("--ideal", action="store_true", help="CIS's Table 1: flow replaced by independent constant fields")
+    p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")
+    p.add_argument("--pretrain", type=positive_int, default=None, help="FaSTGAN's CE-only steps before the critics")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="CIS: the mask generator's; FaSTGAN: both networks'")
+    p.add_argument("--data", default="synthetic", help="'synthetic' (the embedded benchmark) or a dataset folder")
+    p.add_argument("--format", default="davis", help="davis or segtrack (with --data PATH)")
+    p.add_argument("--split", default="train")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--no-progress", action="store_true")
+    add_common(p)
+    p.set_defaults(func=_train_peer)
+
+    p = sub.add_parser("compare", help="every method and baseline on one dataset: one table of J, F, speed, size")
+    p.add_argument("--checkpoint", action="append", help="LABEL=PATH, repeatable (default: the shipped checkpoints)")
+    p.add_argument("--data", default="synthetic", help="'synthetic' (embedded benchmark) or a DAVIS/SegTrack-v2 root")
+    p.add_argument("--format", default="davis", help="davis or segtrack")
+    p.add_argument("--split", default="test")
+    p.add_argument("--baselines", default="flow,median", help="comma-separated; empty for none")
+    p.add_argument("--out", required=True, help="folder: masks/<method>/, truth/, comparison.md, comparison.json")
+    p.add_argument("--no-progress", action="store_true")
+    add_common(p)
+    p.set_defaults(func=_compare)

@@ -1,0 +1,229 @@
+"""What the peer methods share: layers, training videos at the working size, the step-seeded
+training loop with atomic, resumable checkpoints, and loading a checkpoint that names its method.
+
+A peer checkpoint is a kit checkpoint (``vosgan.checkpoint``): ``config``, ``generator`` and
+``discriminator`` weights (CIS: mask generator and inpainter; FaSTGAN: regressor and critics), plus
+``method`` and ``train`` (steps, seconds, labels used). Every training step draws its data and noise
+from generators seeded by (seed, step), so a resumed run repeats exactly what it would have done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from einops import rearrange
+from torch import nn
+from tqdm.auto import tqdm
+
+from vosgan.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
+from vosgan.data.clips import resize_frames
+from vosgan.data.io import DataError
+
+
+def conv_bn(c_in: int, c_out: int, stride: int = 1, dilation: int = 1, act: bool = True) -> nn.Sequential:
+    """3x3 convolution (``dilation`` keeps the size), batch norm, ReLU: (B, c_in, H, W) -> (B, c_out, H/s, W/s)."""
+    layers = [nn.Conv2d(c_in, c_out, 3, stride, dilation, dilation, bias=False), nn.BatchNorm2d(c_out)]
+    return nn.Sequential(*layers, nn.ReLU(inplace=True)) if act else nn.Sequential(*layers)
+
+
+def upsample(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Bilinear resize of (B, C, h, w) to ``like``'s spatial size."""
+    return nn.functional.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class Encoder(nn.Sequential):
+    """Five conv-BN-ReLU layers to 1/4 resolution: (B, c_in, H, W) -> (B, 4w, H/4, W/4); the 1/1 and
+    1/2 features are kept for the decoder's skip connections."""
+
+    def __init__(self, c_in: int, w: int):
+        super().__init__(
+            conv_bn(c_in, w),
+            conv_bn(w, 2 * w, 2),
+            conv_bn(2 * w, 2 * w),
+            conv_bn(2 * w, 4 * w, 2),
+            conv_bn(4 * w, 4 * w),
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = []
+        for k, layer in enumerate(self):
+            x = layer(x)
+            if k in (0, 2, 4):
+                feats.append(x)
+        return feats  # full, half, quarter
+
+
+class Decoder(nn.Module):
+    """Five conv layers with two bilinear x2 upsamplings and skip connections: quarter-resolution
+    features (B, c, H/4, W/4) and the skips -> (B, c_out, H, W)."""
+
+    def __init__(self, c: int, skip_half: int, skip_full: int, w: int, c_out: int):
+        super().__init__()
+        self.up_half = nn.Sequential(conv_bn(c + skip_half, 2 * w), conv_bn(2 * w, 2 * w))
+        self.up_full = nn.Sequential(conv_bn(2 * w + skip_full, w), conv_bn(w, w))
+        self.out = nn.Conv2d(w, c_out, 3, 1, 1)
+
+    def features(self, x: torch.Tensor, half: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
+        """The last layer's features (B, w, H, W), before the output convolution."""
+        x = self.up_half(torch.cat([upsample(x, half), half], 1))
+        return self.up_full(torch.cat([upsample(x, full), full], 1))
+
+    def forward(self, x: torch.Tensor, half: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x, half, full))
+
+
+def images(frames: np.ndarray) -> torch.Tensor:
+    """RGB uint8 frames (B, H, W, 3) -> float (B, 3, H, W) in [-1, 1]."""
+    return rearrange(torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0, "b h w c -> b c h w")
+
+
+def step_generators(seed: int, step: int) -> tuple[np.random.Generator, torch.Generator]:
+    """The NumPy and torch random generators of one training step, fixed by (seed, step)."""
+    rng = np.random.default_rng([seed, step])
+    return rng, torch.Generator().manual_seed(int(rng.integers(2**62)))
+
+
+Videos = dict[str, tuple[np.ndarray, np.ndarray | None]]  # name -> (frames (N, S, S, 3), ids (N, S, S) or None)
+
+
+def videos_at(sequences, size: int, need_masks: bool = False) -> Videos:
+    """Read ``Sequence``s and resize them to ``size`` x ``size`` (masks by nearest neighbour)."""
+    videos = {}
+    for seq in sequences:
+        if need_masks and seq.read_masks is None:
+            raise DataError(f"sequence {seq.name!r} has no annotations; this method trains on ground-truth masks")
+        masks = seq.read_masks() if seq.read_masks else None
+        frames = seq.read_frames()
+        videos[seq.name] = (
+            resize_frames(frames, size),
+            resize_frames(masks, size, nearest=True) if masks is not None else None,
+        )
+    return videos
+
+
+def training_videos(data: str, split: str, size: int, need_masks: bool = False, fmt: str = "davis") -> Videos:
+    """``data='synthetic'``: that split of the embedded evaluation benchmark (``EVAL_BENCHMARK``);
+    otherwise a dataset folder read in ``fmt`` (DAVIS splits from ``ImageSets``)."""
+    if data == "synthetic":
+        from vosgan.metrics.segmenter import RealClips
+
+        clips = RealClips.benchmark(split)
+        frames = {n: resize_frames(f, size) for n, f in clips.frames.items()}
+        return {n: (frames[n], resize_frames(m, size, nearest=True)) for n, m in clips.masks.items()}
+    from vosgan.data.sources import read_sequences
+
+    return videos_at(read_sequences(data, fmt, split), size, need_masks)
+
+
+def as_dict(cfg) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def parameter_total(*modules: nn.Module) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
+def save_peer(path, method: str, cfg, generator: nn.Module, discriminator: nn.Module, **extra) -> Path:
+    """Atomically write a peer checkpoint (see the module docstring)."""
+    state = {
+        "method": method,
+        "config": as_dict(cfg),
+        "generator": generator.state_dict(),
+        "discriminator": discriminator.state_dict(),
+    }
+    return save_checkpoint(path, {**state, **extra})
+
+
+def checkpoint_method(path) -> str:
+    """The method a checkpoint was written by: its ``method`` entry, 'vosgan' when it has none."""
+    return str(load_checkpoint(path).get("method", "vosgan"))
+
+
+def load_peer(path, method: str, config_cls, generator_cls, discriminator_cls, device="cpu"):
+    """(config, generator, discriminator, state) of a ``method`` checkpoint, networks in eval mode."""
+    state = load_checkpoint(path, map_location=device)
+    found = state.get("method", "vosgan")
+    if found != method:
+        raise CheckpointError(f"{path} is a {found!r} checkpoint, not {method!r}")
+    cfg = config_cls(**state["config"])
+    generator, discriminator = generator_cls(cfg).to(device), discriminator_cls(cfg).to(device)
+    load_weights(generator, state["generator"], path, f"{method} generator")
+    load_weights(discriminator, state["discriminator"], path, f"{method} discriminator")
+    return cfg, generator.eval(), discriminator.eval(), state
+
+
+def run_steps(
+    step_fn: Callable[[int], dict[str, float]],
+    iterations: int,
+    start: int,
+    save: Callable[[int, float], None],
+    checkpoint_every: int = 200,
+    progress: bool = True,
+    desc: str = "training",
+    log: str | os.PathLike | None = None,
+) -> tuple[int, float]:
+    """Call ``step_fn(step)`` for steps ``start .. iterations - 1``; ``save(step, seconds)`` every
+    ``checkpoint_every`` steps, at the end, and on SIGTERM / SIGINT (then stop). Returns (steps done,
+    seconds spent in steps). ``log`` appends each step's figures as a JSON line."""
+    import json
+
+    stop: list[int] = []
+    handlers = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            handlers[sig] = signal.signal(sig, lambda s, _: stop.append(s))
+        except ValueError:  # not the main thread: no signal handling
+            pass
+    seconds, step = 0.0, start
+    bar = tqdm(total=iterations, initial=start, desc=desc, disable=not progress)
+    try:
+        with open(log, "a") if log else open(os.devnull, "w") as out:
+            while step < iterations and not stop:
+                begin = time.perf_counter()
+                figures = step_fn(step)
+                seconds += time.perf_counter() - begin
+                step += 1
+                out.write(json.dumps({"step": step, **figures}) + "\n")
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in list(figures.items())[:3]}, refresh=False)
+                if checkpoint_every and step % checkpoint_every == 0 and step < iterations:
+                    save(step, seconds)
+        save(step, seconds)
+    finally:
+        bar.close()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return step, seconds
+
+
+def train_peer(trainer, iterations: int, out, resume: bool = False, checkpoint_every: int = 200, progress: bool = True):
+    """Run a peer's trainer (``step``, ``save``, ``load``, ``step_count``, ``seconds``) to ``iterations``
+    steps in the run folder ``out``: ``checkpoint.pt`` (atomic, every ``checkpoint_every`` steps, at the
+    end and on SIGTERM) and ``metrics.jsonl``; ``resume`` continues the folder's checkpoint exactly."""
+    from vosgan.runs import prepare_run_folder, truncate_log
+
+    out = Path(out)
+    path = prepare_run_folder(out, resume)
+    log = out / "metrics.jsonl"
+    if resume:
+        trainer.load(load_checkpoint(path, trainer.device))
+        truncate_log(log, trainer.step_count)
+    else:
+        log.unlink(missing_ok=True)
+    before = trainer.seconds
+
+    def save(step: int, seconds: float) -> None:
+        trainer.step_count, trainer.seconds = step, before + seconds
+        trainer.save(path)
+
+    desc = type(trainer).__name__.removesuffix("Trainer")
+    run_steps(trainer.step, iterations, trainer.step_count, save, checkpoint_every, progress, desc, log)
+    return trainer

@@ -226,3 +226,15 @@ def test_parse_checkpoints(tmp_path):
 def test_fastgan_needs_masks():
     with pytest.raises(DataError, match="ground-truth masks"):
         fastgan.FaSTGANTrainer(fastgan.fastgan_config("tiny"), {"v": (np.zeros((8, 32, 32, 3), np.uint8), None)})
+
+
+def test_ideal_conditions_scoring(tmp_path):
+    cfg = cis.cis_config("tiny", ideal=True, iterations=2, warmup=1, batch_size=2)
+    videos = dict(list(training_videos("synthetic", "train", 32).items())[:3])
+    train_peer(cis.CISTrainer(cfg, videos), 2, tmp_path / "ideal", progress=False)
+    scores = cis.ideal_conditions(tmp_path / "ideal" / "checkpoint.pt", split="val")
+    assert set(scores) == {"J", "F"} and 0 <= scores["J"] <= 1
+    plain = tmp_path / "plain"
+    train_peer(cis.CISTrainer(cis.cis_config("tiny", iterations=1, batch_size=2), videos), 1, plain, progress=False)
+    with pytest.raises(ValueError, match="ideal"):
+        cis.ideal_conditions(plain / "checkpoint.pt")

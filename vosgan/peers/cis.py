@@ -57,6 +57,10 @@ class CISConfig:
     batch_size: int = 16
     lr: float = 1e-4  # the mask generator's
     lr_inpainter: float = 1e-3  # the inpainter learns faster, so the generator plays against a good one
+    # Not in the paper (off in every preset): the inpainter sees and the loss weighs the binarised mask, the
+    # generator's gradient passing straight through the threshold (Bengio et al. 2013), so a soft mask
+    # cannot leak the region's flow to the inpainter as (1 - chi) u.
+    hard_mask: bool = False
     inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
     warmup: int = 200  # inpainter-only steps first (Fig. 3: the generator learns against a trained inpainter)
     beta1: float = 0.5
@@ -192,6 +196,8 @@ class CISTrainer:
         return image, normalise_flow(flow, self.cfg.flow_floor)
 
     def _separation(self, image, flow, chi) -> torch.Tensor:
+        if self.cfg.hard_mask:
+            chi = (chi > 0.5).float() + chi - chi.detach()
         return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi), self.cfg.epsilon)
 
     def step(self, k: int) -> dict[str, float]:
@@ -283,3 +289,21 @@ class CISSegmenter:
             p = 1 - p
         maps = rearrange(torch.from_numpy(p), "t h w -> 1 t h w")
         return upsample_maps(maps, *frames.shape[1:3])[0].clamp(0, 1).numpy()
+
+
+def ideal_conditions(path, split: str = "test", device="cpu") -> dict[str, float]:
+    """Table 1 on the embedded benchmark: a CIS checkpoint trained with ``ideal=True`` segments ``split``
+    with each frame's flow replaced by independent constant fore/background fields; binary J and F of the
+    kit's evaluation (frames 1..N-2). Near-perfect J is what the paper reports (88.5-92.5)."""
+    from vosgan.metrics.evaluate import evaluate_arrays
+    from vosgan.peers.common import training_videos
+
+    segmenter = CISSegmenter(path, device)
+    if not segmenter.cfg.ideal:
+        raise ValueError(f"{path} was not trained in ideal conditions (train it with --ideal)")
+    truth, pred = {}, {}
+    for name, (frames, ids) in training_videos("synthetic", split, 64).items():
+        small = resize_frames(ids, segmenter.cfg.size, nearest=True)
+        truth[name], pred[name] = ids, (segmenter.probabilities(frames, small) > 0.5).astype(np.uint8)
+    g = evaluate_arrays(truth, pred, binary=True)["global"]
+    return {"J": g["J-Mean"], "F": g["F-Mean"]}

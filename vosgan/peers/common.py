@@ -192,6 +192,7 @@ def run_steps(
                 seconds += time.perf_counter() - begin
                 step += 1
                 out.write(json.dumps({"step": step, **figures}) + "\n")
+                out.flush()  # a live log: tail -f metrics.jsonl
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in list(figures.items())[:3]}, refresh=False)
                 if checkpoint_every and step % checkpoint_every == 0 and step < iterations:

@@ -10,6 +10,7 @@ method given frame 0's mask gains nothing on the scored frames). No method has i
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -152,7 +153,7 @@ def compare(
     rows = []
     for label, path in checkpoints.items():
         segmenter = load_segmenter(path, device)
-        folder = out / "masks" / label
+        folder = out / "masks" / re.sub(r"[^\w.+-]+", "_", label)  # a label may hold spaces or slashes
         report, timing = segment_sequences(segmenter, annotated, folder, progress=progress)
         if not report.written:
             raise DataError(f"{label}: no sequence could be segmented ({next(iter(report.failed.values()))})")

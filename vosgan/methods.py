@@ -46,26 +46,16 @@ class VOSGANSegmenter:
         return segment_frames(self.discriminator, self.cfg, frames).probabilities
 
 
-def _peer(cls):
-    def load(path, device="cpu"):
-        segmenter = cls(path, device)
-        segmenter.train = segmenter.state.get("train", {})
-        segmenter.labels = segmenter.train.get("labels", "none")
-        return segmenter
-
-    return load
-
-
 def _cis(path, device="cpu"):
     from vosgan.peers.cis import CISSegmenter
 
-    return _peer(CISSegmenter)(path, device)
+    return CISSegmenter(path, device)
 
 
 def _fastgan(path, device="cpu"):
     from vosgan.peers.fastgan import FaSTGANSegmenter
 
-    return _peer(FaSTGANSegmenter)(path, device)
+    return FaSTGANSegmenter(path, device)
 
 
 LOADERS = {"vosgan": VOSGANSegmenter, "cis": _cis, "fastgan": _fastgan}

@@ -31,6 +31,7 @@ from vosgan.optim import make_optimizer
 from vosgan.peers.common import (
     Decoder,
     Encoder,
+    PeerSegmenter,
     Videos,
     conv_bn,
     images,
@@ -242,7 +243,7 @@ class CISTrainer:
         self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
 
 
-class CISSegmenter:
+class CISSegmenter(PeerSegmenter):
     """The trained mask generator as a video segmenter (Eq. 14): P_t is the mean of P_t(dT) over the
     dT in [-5, 5] \\ {0} with I_{t + dT} inside the video; then the polarity rule (module docstring)."""
 

@@ -147,6 +147,20 @@ def checkpoint_method(path) -> str:
     return str(load_checkpoint(path).get("method", "vosgan"))
 
 
+class PeerSegmenter:
+    """What every peer's segmenter reads from its checkpoint: the training record and the labels it used."""
+
+    state: dict
+
+    @property
+    def train(self) -> dict:
+        return self.state.get("train", {})
+
+    @property
+    def labels(self) -> str:
+        return self.train.get("labels", "none")
+
+
 def load_peer(path, method: str, config_cls, generator_cls, discriminator_cls, device="cpu"):
     """(config, generator, discriminator, state) of a ``method`` checkpoint, networks in eval mode."""
     state = load_checkpoint(path, map_location=device)

@@ -37,6 +37,7 @@ from vosgan.optim import make_optimizer
 from vosgan.peers.common import (
     Decoder,
     Encoder,
+    PeerSegmenter,
     Videos,
     images,
     load_peer,
@@ -309,7 +310,7 @@ class FaSTGANTrainer:
         self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
 
 
-class FaSTGANSegmenter:
+class FaSTGANSegmenter(PeerSegmenter):
     """The trained regressor propagating a first-frame annotation through a video."""
 
     method, setting, needs_first_mask = METHOD, "semi-supervised", True

@@ -238,3 +238,18 @@ def test_ideal_conditions_scoring(tmp_path):
     train_peer(cis.CISTrainer(cis.cis_config("tiny", iterations=1, batch_size=2), videos), 1, plain, progress=False)
     with pytest.raises(ValueError, match="ideal"):
         cis.ideal_conditions(plain / "checkpoint.pt")
+
+
+def test_offset_flow_and_its_cache(tmp_path):
+    from vosgan.data.flow import FlowCache, farneback, pairs_flow
+
+    frames = np.random.default_rng(0).integers(0, 255, (6, 16, 16, 3), dtype=np.uint8)
+    forward, back = farneback(frames, step=2), farneback(frames, step=-3)
+    assert forward.shape == (4, 16, 16, 2) and back.shape == (3, 16, 16, 2)
+    assert np.array_equal(forward[1], pairs_flow(frames[1:2], frames[3:4])[0])  # frame 1 -> frame 3
+    assert np.array_equal(back[0], pairs_flow(frames[3:4], frames[0:1])[0])  # frame 3 -> frame 0
+    cache = FlowCache(tmp_path)
+    assert cache.path(frames, -3) != cache.path(frames) and np.allclose(cache(frames, -3), back, atol=1e-2)
+    assert cache.path(frames, -3).is_file() and np.allclose(cache(frames, -3), back, atol=1e-2)  # read back
+    with pytest.raises(ValueError, match="step 6"):
+        farneback(frames, step=6)

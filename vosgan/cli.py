@@ -161,7 +161,10 @@ def _segment_peer(args: argparse.Namespace) -> None:
 
     if args.size or args.flow:
         raise ValueError("--size and --flow apply to VOS-GAN checkpoints only; this one is a peer method's")
-    segmenter = load_segmenter(args.checkpoint, resolve_device(args.device))
+    from vosgan.data.flow import FlowCache
+    from vosgan.data.sources import DEFAULT_CACHE
+
+    segmenter = load_segmenter(args.checkpoint, resolve_device(args.device), FlowCache(DEFAULT_CACHE))
     sequences = input_sequences(args.input)
     check_output(Path(args.out), Path(args.input), [s.name for s in sequences], args.overwrite)
     report, timing = segment_sequences(segmenter, sequences, args.out, args.threshold, args.soft, not args.no_progress)

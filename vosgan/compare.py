@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
+from vosgan.data.flow import FlowCache
 from vosgan.data.io import DataError, write_indexed_png
 from vosgan.methods import Timing, load_segmenter, segment_sequences
 from vosgan.metrics.evaluate import evaluate_folders
@@ -152,7 +153,7 @@ def compare(
     annotated = [s for s in sequences if s.name in names]
     rows = []
     for label, path in checkpoints.items():
-        segmenter = load_segmenter(path, device)
+        segmenter = load_segmenter(path, device, FlowCache(out / "flow"))
         folder = out / "masks" / re.sub(r"[^\w.+-]+", "_", label)  # a label may hold spaces or slashes
         report, timing = segment_sequences(segmenter, annotated, folder, progress=progress)
         if not report.written:

@@ -28,7 +28,7 @@ class VOSGANSegmenter:
 
     method, needs_first_mask = "vosgan", False
 
-    def __init__(self, path, device="cpu"):
+    def __init__(self, path, device="cpu", flow_cache=None):
         self.cfg, _, self.discriminator = load_models(path, device)
         state = load_checkpoint(path)
         tuned = state.get("finetune")
@@ -46,13 +46,13 @@ class VOSGANSegmenter:
         return segment_frames(self.discriminator, self.cfg, frames).probabilities
 
 
-def _cis(path, device="cpu"):
+def _cis(path, device="cpu", flow_cache=None):
     from vosgan.peers.cis import CISSegmenter
 
-    return CISSegmenter(path, device)
+    return CISSegmenter(path, device, flow_cache=flow_cache)
 
 
-def _fastgan(path, device="cpu"):
+def _fastgan(path, device="cpu", flow_cache=None):
     from vosgan.peers.fastgan import FaSTGANSegmenter
 
     return FaSTGANSegmenter(path, device)
@@ -61,12 +61,13 @@ def _fastgan(path, device="cpu"):
 LOADERS = {"vosgan": VOSGANSegmenter, "cis": _cis, "fastgan": _fastgan}
 
 
-def load_segmenter(path, device: str | torch.device = "cpu"):
-    """The segmenter of the method ``path`` names (its ``method`` entry; VOS-GAN when it has none)."""
+def load_segmenter(path, device: str | torch.device = "cpu", flow_cache=None):
+    """The segmenter of the method ``path`` names (its ``method`` entry; VOS-GAN when it has none);
+    ``flow_cache`` (a ``FlowCache``) keeps the flow of a method that computes it (CIS)."""
     method = checkpoint_method(path)
     if method not in LOADERS:
         raise DataError(f"{path} was written by method {method!r}, which this kit does not know ({sorted(LOADERS)})")
-    return LOADERS[method](path, device)
+    return LOADERS[method](path, device, flow_cache)
 
 
 def first_annotation(seq) -> np.ndarray:

@@ -51,12 +51,18 @@ def _pair_flow(prev: np.ndarray, nxt: np.ndarray, params: FarnebackParams) -> np
     return cv2.calcOpticalFlowFarneback(prev, nxt, None, *astuple(params), 0)
 
 
-def farneback(frames: np.ndarray, params: FarnebackParams = DEFAULT_PARAMS) -> np.ndarray:
-    """Flow of a clip: RGB uint8 (T, H, W, 3) -> (T, H, W, 2) float32 pixels, aligned as the module says."""
+def farneback(frames: np.ndarray, params: FarnebackParams = DEFAULT_PARAMS, step: int = 1) -> np.ndarray:
+    """Flow of a clip: RGB uint8 (T, H, W, 3) -> (T, H, W, 2) float32 pixels, aligned as the module says.
+
+    ``step`` != 1: the flow from frame t to frame t + step for every t where that frame exists,
+    (T - |step|, H, W, 2), in t order (CIS's dT offsets; a negative step looks back)."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"farneback expects RGB uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    if len(frames) < 2:
-        raise ValueError("optical flow needs at least two frames")
+    if len(frames) <= max(1, abs(step)) or step == 0:
+        raise ValueError(f"optical flow at step {step} needs more than {max(1, abs(step))} frames, got {len(frames)}")
+    if step != 1:
+        starts = range(max(0, -step), len(frames) - max(0, step))
+        return pairs_flow(frames[list(starts)], frames[[t + step for t in starts]], params)
     gray = _gray(frames)
     flows = [_pair_flow(gray[t], gray[t + 1], params) for t in range(len(gray) - 1)]
     flows.append(flows[-1])
@@ -125,28 +131,29 @@ class FlowCache:
         self.root = Path(root)
         self.params = params
 
-    def key(self, frames: np.ndarray) -> str:
+    def key(self, frames: np.ndarray, step: int = 1) -> str:
         h = hashlib.sha1(np.ascontiguousarray(frames).tobytes())
-        h.update(repr((frames.shape, astuple(self.params))).encode())
+        h.update(repr((frames.shape, astuple(self.params)) + ((step,) if step != 1 else ())).encode())
         return h.hexdigest()
 
-    def path(self, frames: np.ndarray) -> Path:
-        key = self.key(frames)
+    def path(self, frames: np.ndarray, step: int = 1) -> Path:
+        key = self.key(frames, step)
         return self.root / key[:2] / f"{key}.npy"
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """Flow (T, H, W, 2) float32 of RGB uint8 ``frames`` (T, H, W, 3), from the cache when present."""
-        path = self.path(frames)
+    def __call__(self, frames: np.ndarray, step: int = 1) -> np.ndarray:
+        """``farneback(frames, params, step)`` (float32) of RGB uint8 ``frames`` (T, H, W, 3), from the cache
+        when present."""
+        path = self.path(frames, step)
         if path.exists():
             try:
                 cached = np.load(path).astype(np.float32)
-                expected = (*frames.shape[:3], 2)
+                expected = (len(frames) - (abs(step) if step != 1 else 0), *frames.shape[1:3], 2)
                 if cached.shape == expected and np.isfinite(cached).all():
                     return cached
             except (ValueError, OSError, EOFError):
                 pass
             path.unlink(missing_ok=True)  # a damaged entry (unreadable, wrong shape, NaN) is recomputed, not trusted
-        flow = farneback(frames, self.params)
+        flow = farneback(frames, self.params, step)
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
             np.save(tmp, flow.astype(np.float16))

@@ -26,7 +26,7 @@ from einops import rearrange
 from torch import nn
 
 from vosgan.data.clips import resize_frames, upsample_maps
-from vosgan.data.flow import pairs_flow
+from vosgan.data.flow import FlowCache, farneback, pairs_flow
 from vosgan.optim import make_optimizer
 from vosgan.peers.common import (
     Decoder,
@@ -249,11 +249,11 @@ class CISSegmenter(PeerSegmenter):
 
     method, setting, needs_first_mask = METHOD, "unsupervised", False
 
-    def __init__(self, path, device="cpu", polarity: str = "smaller"):
+    def __init__(self, path, device="cpu", polarity: str = "smaller", flow_cache: FlowCache | None = None):
         self.cfg, self.generator, self.inpainter, self.state = load_peer(
             path, METHOD, CISConfig, MaskGenerator, Inpainter, device
         )
-        self.device, self.polarity = torch.device(device), polarity
+        self.device, self.polarity, self.flow_cache = torch.device(device), polarity, flow_cache
 
     @property
     def parameters(self) -> int:
@@ -274,8 +274,8 @@ class CISSegmenter(PeerSegmenter):
                 continue
             if cfg.ideal and masks is not None:
                 flow = ideal_flow(masks[ts], cfg.ideal_range, rng)
-            else:
-                flow = pairs_flow(small[ts], small[[t + dt for t in ts]])
+            else:  # the flow from each frame t in ts to t + dt, through the kit's flow cache when given
+                flow = self.flow_cache(small, dt) if self.flow_cache else farneback(small, step=dt)
             for i in range(0, len(ts), batch):
                 part = ts[i : i + batch]
                 image = rearrange(torch.from_numpy(small[part]).float().div(127.5).sub(1), "b h w c -> b c h w")

@@ -276,6 +276,7 @@ class CISSegmenter(PeerSegmenter):
                 flow = ideal_flow(masks[ts], cfg.ideal_range, rng)
             else:  # the flow from each frame t in ts to t + dt, through the kit's flow cache when given
                 flow = self.flow_cache(small, dt) if self.flow_cache else farneback(small, step=dt)
+                flow = flow[: len(ts)]  # at dT = 1 the kit's flow repeats the last pair for the last frame
             for i in range(0, len(ts), batch):
                 part = ts[i : i + batch]
                 image = rearrange(torch.from_numpy(small[part]).float().div(127.5).sub(1), "b h w c -> b c h w")

@@ -1,0 +1,37 @@
+#!/bin/bash
+# The peer methods' shipped checkpoints and the README's comparison table, on a 2-core CPU, seed 0,
+# one run at a time (about 100 minutes in all). Usage: benchmarks/peers.sh [RUNS_FOLDER]
+# Each step is skipped when its output exists, so the script can be re-run after an interruption
+# (an interrupted training run is continued with --resume by hand, or its folder removed).
+set -euo pipefail
+R=${1:-runs/peers}
+V=${VOSGAN:-vosgan}
+mkdir -p "$R"
+
+# FaSTGAN, Table 1: one CE-only stage of 1000 steps shared by the four rows, then 300 steps per row
+# (critics on from step 1000). Steps are seeded by (seed, step): resuming the CE stage with critics on
+# is exactly what `--ablation ROW --pretrain 1000 --iterations 1300` from scratch would do.
+[ -f "$R/fastgan/pre/checkpoint.pt" ] || $V train-peer --method fastgan --ablation ce --iterations 1000 --out "$R/fastgan/pre" --no-progress
+for row in ce +spatial +temporal both; do
+  d="$R/fastgan/row$row"
+  [ -f "$d/done" ] && continue
+  mkdir -p "$d" && cp "$R/fastgan/pre/checkpoint.pt" "$R/fastgan/pre/metrics.jsonl" "$d/"
+  $V train-peer --method fastgan --ablation "$row" --pretrain 1000 --iterations 1300 --resume --out "$d" --no-progress
+  touch "$d/done"
+done
+
+# CIS: Table 1's ideal conditions, then Farneback flow (the shipped checkpoint).
+[ -f "$R/cis-ideal/checkpoint.pt" ] || $V train-peer --method cis --ideal --iterations 2500 --out "$R/cis-ideal" --no-progress
+[ -f "$R/cis/checkpoint.pt" ] || $V train-peer --method cis --iterations 1500 --out "$R/cis" --no-progress
+python -c "from vosgan.peers.cis import ideal_conditions as f; print('CIS ideal conditions, test:', f('$R/cis-ideal/checkpoint.pt'))"
+
+# VOS-GAN fine-tuned on the train split's masks, the exports, and the one table.
+[ -f "$R/vosgan-ft.pt" ] || $V finetune --checkpoint checkpoints/vosgan-small.pt --out "$R/vosgan-ft.pt" --iterations 300 --no-progress
+$V export --checkpoint "$R/cis/checkpoint.pt" --out checkpoints/cis.pt --half --overwrite
+$V export --checkpoint "$R/fastgan/rowboth/checkpoint.pt" --out checkpoints/fastgan.pt --half --overwrite
+$V compare --out "$R/compare" --no-progress \
+  --checkpoint "VOS-GAN=checkpoints/vosgan-small.pt" --checkpoint "VOS-GAN fine-tuned=$R/vosgan-ft.pt" \
+  --checkpoint "CIS=checkpoints/cis.pt" --checkpoint "FaSTGAN=checkpoints/fastgan.pt" \
+  --checkpoint "FaSTGAN CE only=$R/fastgan/rowce/checkpoint.pt" \
+  --checkpoint "FaSTGAN +D_S=$R/fastgan/row+spatial/checkpoint.pt" \
+  --checkpoint "FaSTGAN +D_T=$R/fastgan/row+temporal/checkpoint.pt"

@@ -64,6 +64,7 @@ def parse_checkpoints(items: list[str] | None) -> dict[str, str]:
 
 def _compare(args: argparse.Namespace) -> None:
     from vosgan.compare import compare
+    from vosgan.device import resolve_device
 
     baselines = tuple(b for b in args.baselines.split(",") if b)
     result = compare(
@@ -73,7 +74,7 @@ def _compare(args: argparse.Namespace) -> None:
         args.split,
         args.format,
         baselines,
-        args.device,
+        resolve_device(args.device),
         not args.no_progress,
     )
     print(f"{result.sequences} sequences of {result.data} ({result.split}); binary J and F on frames 1..N-2")

@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -214,7 +215,7 @@ def check_out_file(out: str, inputs: list[str], overwrite: bool) -> None:
 
 
 def _finetune(args: argparse.Namespace) -> None:
-    from vosgan.checkpoint import load_models, save_checkpoint
+    from vosgan.checkpoint import load_checkpoint, load_models, save_checkpoint
     from vosgan.data.sources import load_dataset
     from vosgan.device import resolve_device, seed_everything
     from vosgan.finetune import finetune
@@ -229,6 +230,7 @@ def _finetune(args: argparse.Namespace) -> None:
     dataset = load_dataset(
         cfg, args.data, args.format, args.split, args.videos, args.seed, progress=not args.no_progress
     )
+    begin = time.perf_counter()
     losses = finetune(
         discriminator,
         dataset,
@@ -240,8 +242,18 @@ def _finetune(args: argparse.Namespace) -> None:
         progress=not args.no_progress,
         balanced=not args.no_balance,
     )
+    seconds = time.perf_counter() - begin
     state = {"config": cfg.to_dict(), "generator": generator.state_dict(), "discriminator": discriminator.state_dict()}
-    save_checkpoint(args.out, {**state, "finetune": {"losses": losses, "label_fraction": args.label_fraction}})
+    tuned = {
+        "losses": losses,
+        "label_fraction": args.label_fraction,
+        "seconds": seconds,
+        "from_scratch": args.from_scratch,
+    }
+    # the training record counts the adversarial pre-training the segmenter started from, when it has one
+    before = {} if args.from_scratch else load_checkpoint(args.checkpoint).get("train", {})
+    record = {"steps": args.iterations, "seconds": seconds + before.get("seconds", 0.0), "seed": args.seed}
+    save_checkpoint(args.out, {**state, "finetune": tuned, "train": record})
     print(f"fine-tuned {args.iterations} steps (last loss {losses[-1]:.4f}); saved {args.out}")
 
 

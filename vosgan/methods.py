@@ -1,6 +1,6 @@
 """Every segmentation method of the kit behind one interface, chosen by what a checkpoint names.
 
-A ``Segmenter`` has ``method``, ``setting`` ('unsupervised', 'fine-tuned' or 'semi-supervised'),
+A ``Segmenter`` has ``method``, ``setting`` ('unsupervised', 'fine-tuned', 'supervised' or 'semi-supervised'),
 ``labels`` (what ground truth its training used), ``needs_first_mask``, ``parameters`` (those run at
 test time), ``train`` (steps, seconds) and ``probabilities(frames, first_mask=None)``: RGB uint8
 (N, H, W, 3) -> foreground probability (N, H, W) at the video's size. ``segment_sequences`` writes any
@@ -32,7 +32,7 @@ class VOSGANSegmenter:
         self.cfg, _, self.discriminator = load_models(path, device)
         state = load_checkpoint(path)
         tuned = state.get("finetune")
-        self.setting = "fine-tuned" if tuned else "unsupervised"
+        self.setting = ("supervised" if tuned.get("from_scratch") else "fine-tuned") if tuned else "unsupervised"
         self.labels = f"{tuned['label_fraction']:.0%} of the train masks" if tuned else "none"
         self.train = state.get("train", {})
 

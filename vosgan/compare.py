@@ -23,6 +23,7 @@ from vosgan.data.io import DataError, write_indexed_png
 from vosgan.methods import Timing, load_segmenter, segment_sequences
 from vosgan.metrics.evaluate import evaluate_folders
 from vosgan.metrics.segmenter import EVAL_BENCHMARK
+from vosgan.segment import Segmentation, write_segmentation
 
 TASK = "semi-supervised"
 
@@ -128,8 +129,7 @@ def baseline_row(kind: str, train, sequences, out: Path, truth: Path, names: lis
         ids = baseline.predict(frames)
         timing.seconds += time.perf_counter() - begin
         timing.frames += len(frames)
-        for t, mask in enumerate(ids):
-            write_indexed_png(folder / seq.name / f"{t:05d}.png", mask)
+        write_segmentation(folder, seq.name, Segmentation(ids.astype(np.float32), None))
     j, f = score(truth, folder, names)
     labels = "train masks (threshold only)"
     return Row(BASELINE_NAMES[kind], kind, "unsupervised", labels, j, f, timing.fps, fit_seconds, None)
@@ -179,7 +179,3 @@ def compare(
     result.to_json(out / "comparison.json")
     (out / "comparison.md").write_text(result.markdown() + "\n")
     return result
-
-
-def mean_fps(rows: list[Row]) -> float:
-    return float(np.mean([r.fps for r in rows]))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,12 +31,12 @@ from vosgan.peers.common import (
     Decoder,
     Encoder,
     PeerSegmenter,
+    PeerTrainer,
     Videos,
     conv_bn,
     images,
     load_peer,
     parameter_total,
-    save_peer,
     step_generators,
 )
 
@@ -180,7 +179,7 @@ def sample_batch(videos: Videos, cfg: CISConfig, rng: np.random.Generator):
     return images(first), rearrange(torch.from_numpy(flow), "b h w c -> b c h w")
 
 
-class CISTrainer:
+class CISTrainer(PeerTrainer):
     """Alternating updates of Eq. 10 on unlabeled videos; ``step(k)`` is one inpainter and one generator update."""
 
     def __init__(self, cfg: CISConfig, videos: Videos, seed: int = 0, device: str | torch.device = "cpu"):
@@ -189,8 +188,12 @@ class CISTrainer:
         self.generator = MaskGenerator(cfg).to(self.device)
         self.inpainter = Inpainter(cfg).to(self.device)
         self.opt_g = make_optimizer(self.generator.parameters(), cfg)
-        self.opt_i = make_optimizer(self.inpainter.parameters(), cfg, cfg.lr_inpainter)
-        self.step_count, self.seconds = 0, 0.0
+        self.opt_d = make_optimizer(self.inpainter.parameters(), cfg, cfg.lr_inpainter)
+
+    method = METHOD
+
+    def networks(self):
+        return self.generator, self.inpainter
 
     def _batch(self, rng):
         image, flow = (x.to(self.device) for x in sample_batch(self.videos, self.cfg, rng))
@@ -210,9 +213,9 @@ class CISTrainer:
             with torch.no_grad():
                 chi = self.generator.probability(image, flow)
             loss_i = self._separation(image, flow, chi)
-            self.opt_i.zero_grad(set_to_none=True)
+            self.opt_d.zero_grad(set_to_none=True)
             loss_i.backward()
-            self.opt_i.step()
+            self.opt_d.step()
         figures = {"inpainter": loss_i.item(), "mask_area": chi.mean().item()}
         if k < cfg.warmup:
             return figures
@@ -223,24 +226,6 @@ class CISTrainer:
         loss_g.backward()
         self.opt_g.step()
         return {**figures, "separation": -loss_g.item()}
-
-    def state(self) -> dict:
-        return {
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_i.state_dict(),
-            "step": self.step_count,
-            "train": {"steps": self.step_count, "seconds": self.seconds, "labels": "none", "seed": self.seed},
-        }
-
-    def save(self, path) -> Path:
-        return save_peer(path, METHOD, self.cfg, self.generator, self.inpainter, **self.state())
-
-    def load(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.inpainter.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_i.load_state_dict(state["opt_d"])
-        self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
 
 
 class CISSegmenter(PeerSegmenter):

@@ -142,6 +142,34 @@ def save_peer(path, method: str, cfg, generator: nn.Module, discriminator: nn.Mo
     return save_checkpoint(path, {**state, **extra})
 
 
+class PeerTrainer:
+    """Saving and resuming a peer's training: subclasses set ``method``, ``cfg``, ``seed``, ``device``,
+    the optimizers ``opt_g`` / ``opt_d``, and return their two networks from ``networks()``."""
+
+    method: str
+    step_count: int = 0
+    seconds: float = 0.0
+
+    def networks(self) -> tuple[nn.Module, nn.Module]:
+        raise NotImplementedError
+
+    def labels(self) -> str:
+        """The ground truth training used, as the comparison table prints it."""
+        return "none"
+
+    def save(self, path) -> Path:
+        record = {"steps": self.step_count, "seconds": self.seconds, "labels": self.labels(), "seed": self.seed}
+        opts = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+        return save_peer(path, self.method, self.cfg, *self.networks(), **opts, step=self.step_count, train=record)
+
+    def load(self, state: dict) -> None:
+        for net, key in zip(self.networks(), ("generator", "discriminator")):
+            net.load_state_dict(state[key])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
+
+
 def checkpoint_method(path) -> str:
     """The method a checkpoint was written by: its ``method`` entry, 'vosgan' when it has none."""
     return str(load_checkpoint(path).get("method", "vosgan"))

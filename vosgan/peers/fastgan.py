@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,11 +37,11 @@ from vosgan.peers.common import (
     Decoder,
     Encoder,
     PeerSegmenter,
+    PeerTrainer,
     Videos,
     images,
     load_peer,
     parameter_total,
-    save_peer,
     step_generators,
 )
 
@@ -223,7 +222,7 @@ def sample_windows(videos: Videos, cfg: FaSTGANConfig, rng: np.random.Generator)
     return torch.stack(frames), torch.stack(truth), torch.stack(reference), torch.stack(first)
 
 
-class FaSTGANTrainer:
+class FaSTGANTrainer(PeerTrainer):
     """``step(k)``: CE-only before ``cfg.pretrain`` (or always, without critics); after it,
     ``cfg.critic_steps`` critic updates on fresh windows, then one regressor update on Eq. 5."""
 
@@ -239,7 +238,14 @@ class FaSTGANTrainer:
         self.critics = Critics(cfg).to(self.device)
         self.opt_g = make_optimizer(self.regressor.parameters(), cfg)
         self.opt_d = make_optimizer(self.critics.parameters(), cfg)
-        self.step_count, self.seconds = 0, 0.0
+
+    method = METHOD
+
+    def networks(self):
+        return self.regressor, self.critics
+
+    def labels(self) -> str:
+        return f"all masks of {len(self.videos)} training videos"
 
     def _window(self, rng):
         return [x.to(self.device) for x in sample_windows(self.videos, self.cfg, rng)]
@@ -289,25 +295,6 @@ class FaSTGANTrainer:
         self.opt_g.step()
         iou = ((estimate > 0.5) & (truth > 0.5)).sum() / ((estimate > 0.5) | (truth > 0.5)).sum().clamp_min(1)
         return {"ce": ce.item(), "loss": loss.item(), "train_iou": iou.item(), **figures}
-
-    def state(self) -> dict:
-        labels = f"all masks of {len(self.videos)} training videos"
-        return {
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "step": self.step_count,
-            "train": {"steps": self.step_count, "seconds": self.seconds, "labels": labels, "seed": self.seed},
-        }
-
-    def save(self, path) -> Path:
-        return save_peer(path, METHOD, self.cfg, self.regressor, self.critics, **self.state())
-
-    def load(self, state: dict) -> None:
-        self.regressor.load_state_dict(state["generator"])
-        self.critics.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
 
 
 class FaSTGANSegmenter(PeerSegmenter):

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from vosgan.checkpoint import load_checkpoint, load_models
 from vosgan.data.io import DataError
-from vosgan.peers.common import checkpoint_method, parameter_total
+from vosgan.models.summary import parameter_count
+from vosgan.peers.common import checkpoint_method
 from vosgan.segment import Segmentation, SegmentReport, write_segmentation
 
 
@@ -38,7 +39,7 @@ class VOSGANSegmenter:
 
     @property
     def parameters(self) -> int:
-        return parameter_total(self.discriminator.shared, self.discriminator.motion)
+        return parameter_count(self.discriminator.shared) + parameter_count(self.discriminator.motion)
 
     def probabilities(self, frames: np.ndarray, first_mask: np.ndarray | None = None) -> np.ndarray:
         from vosgan.segment import segment_frames

@@ -26,6 +26,7 @@ from torch import nn
 
 from vosgan.data.clips import resize_frames, upsample_maps
 from vosgan.data.flow import FlowCache, farneback, pairs_flow
+from vosgan.models.summary import parameter_count
 from vosgan.optim import make_optimizer
 from vosgan.peers.common import (
     Decoder,
@@ -36,7 +37,6 @@ from vosgan.peers.common import (
     conv_bn,
     images,
     load_peer,
-    parameter_total,
     step_generators,
 )
 
@@ -243,7 +243,7 @@ class CISSegmenter(PeerSegmenter):
     @property
     def parameters(self) -> int:
         """Parameters used at test time (the mask generator only, as the paper counts)."""
-        return parameter_total(self.generator)
+        return parameter_count(self.generator)
 
     @torch.no_grad()
     def probabilities(self, frames: np.ndarray, masks: np.ndarray | None = None, batch: int = 64) -> np.ndarray:

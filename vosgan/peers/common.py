@@ -15,7 +15,6 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -123,19 +122,11 @@ def training_videos(data: str, split: str, size: int, need_masks: bool = False, 
     return videos_at(read_sequences(data, fmt, split), size, need_masks)
 
 
-def as_dict(cfg) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
-
-
-def parameter_total(*modules: nn.Module) -> int:
-    return sum(p.numel() for m in modules for p in m.parameters())
-
-
 def save_peer(path, method: str, cfg, generator: nn.Module, discriminator: nn.Module, **extra) -> Path:
     """Atomically write a peer checkpoint (see the module docstring)."""
     state = {
         "method": method,
-        "config": as_dict(cfg),
+        "config": dataclasses.asdict(cfg),
         "generator": generator.state_dict(),
         "discriminator": discriminator.state_dict(),
     }

@@ -32,6 +32,7 @@ from torch import nn
 
 from vosgan.data.clips import resize_frames, upsample_maps
 from vosgan.data.io import DataError
+from vosgan.models.summary import parameter_count
 from vosgan.optim import make_optimizer
 from vosgan.peers.common import (
     Decoder,
@@ -41,7 +42,6 @@ from vosgan.peers.common import (
     Videos,
     images,
     load_peer,
-    parameter_total,
     step_generators,
 )
 
@@ -311,7 +311,7 @@ class FaSTGANSegmenter(PeerSegmenter):
     @property
     def parameters(self) -> int:
         """Parameters used at test time (the regressor; the critics are discarded)."""
-        return parameter_total(self.regressor)
+        return parameter_count(self.regressor)
 
     @torch.no_grad()
     def probabilities(self, frames: np.ndarray, first_mask: np.ndarray | None = None) -> np.ndarray:

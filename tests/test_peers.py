@@ -64,6 +64,71 @@ def test_cis_networks_shapes():
     assert out.shape == (2, 2, 32, 32)
 
 
+def _cis_trainer(**switches):
+    cfg = cis.cis_config("tiny", hard_mask=True, **switches)
+    frames = np.zeros((3, 32, 32, 3), np.uint8)
+    return cis.CISTrainer(cfg, {"v": (frames, None)}, seed=0)
+
+
+def test_cis_switches_need_binary_masks():
+    for switch in ("sampled_mask", "direct_gradient"):
+        with pytest.raises(ValueError, match="hard_mask"):
+            cis.cis_config("tiny", **{switch: True})
+
+
+def test_cis_direct_gradient_by_hand():
+    # the generator's gradient through Eq. 9's weights only (the weights enter squared): per pixel,
+    # 2 (e_in - R_in u^2) / D_in in the region and -2 (e_out - R_out u^2) / D_out outside it
+    trainer = _cis_trainer(direct_gradient=True)
+    image, flow = torch.randn(1, 3, 32, 32), torch.randn(1, 2, 32, 32)
+    chi = torch.rand(1, 1, 32, 32).requires_grad_(True)
+    loss = trainer._separation(image, flow, chi, torch.Generator().manual_seed(0))
+    loss.backward()
+    region = (chi > 0.5).float().detach()
+    with torch.no_grad():
+        inside, outside = cis.inpaint_both(trainer.inpainter, image, flow, region)
+        e_in, e_out, u2 = (
+            (flow - inside).pow(2).sum(1, True),
+            (flow - outside).pow(2).sum(1, True),
+            flow.pow(2).sum(1, True),
+        )
+        d_in, d_out = (region * u2).sum() + 1e-2, ((1 - region) * u2).sum() + 1e-2
+        r_in, r_out = (region * e_in).sum() / d_in, ((1 - region) * e_out).sum() / d_out
+        expected = torch.where(region > 0, 2 * (e_in - r_in * u2) / d_in, -2 * (e_out - r_out * u2) / d_out)
+    assert loss.item() == pytest.approx((r_in + r_out).item(), rel=1e-5)
+    assert torch.allclose(chi.grad, expected, atol=1e-6)
+    # without the switch the gradient also runs through the inpainter's inputs
+    plain = _cis_trainer()
+    chi2 = chi.detach().clone().requires_grad_(True)
+    plain.inpainter.load_state_dict(trainer.inpainter.state_dict())
+    plain._separation(image, flow, chi2, torch.Generator().manual_seed(0)).backward()
+    assert not torch.allclose(chi2.grad, expected, atol=1e-6)  # the straight-through path differs
+
+
+def test_cis_sampled_mask_draws_the_region_from_chi():
+    image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
+    chi = torch.full((2, 1, 32, 32), 0.3)
+    sampled, hard = _cis_trainer(sampled_mask=True), _cis_trainer()
+    hard.inpainter.load_state_dict(sampled.inpainter.state_dict())
+    value = sampled._separation(image, flow, chi, torch.Generator().manual_seed(5))
+    region = (chi > torch.rand(chi.shape, generator=torch.Generator().manual_seed(5))).float()
+    assert 0.2 < region.mean() < 0.4  # about 30 % of the pixels, where a 0.5 threshold keeps none
+    expected = cis.separation_loss(flow, region, *cis.inpaint_both(sampled.inpainter, image, flow, region), 1e-2)
+    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert hard._separation(image, flow, chi, torch.Generator()).item() != pytest.approx(value.item())
+
+
+def test_cis_epsilon_area_penalises_small_regions():
+    # epsilon_area 2 % of 1024 pixels adds 20.48 to Eq. 9's denominators: a 4-pixel region's ratio shrinks
+    trainer = _cis_trainer(epsilon_area=0.02)
+    image, flow = torch.randn(1, 3, 32, 32), torch.ones(1, 2, 32, 32) / math.sqrt(2)
+    chi = torch.zeros(1, 1, 32, 32)
+    chi[..., :2, :2] = 1.0
+    value = trainer._separation(image, flow, chi, torch.Generator())
+    inside, outside = cis.inpaint_both(trainer.inpainter, image, flow, chi)
+    assert value.item() == pytest.approx(cis.separation_loss(flow, chi, inside, outside, 1e-2 + 20.48).item(), rel=1e-5)
+
+
 # --------------------------------------------------------------------------------------- FaSTGAN
 def test_balanced_bce_by_hand():
     target = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])  # one foreground pixel of four: beta = 3/4

@@ -53,6 +53,11 @@ class CISConfig:
     dilations: tuple[int, ...] = (2, 4, 8, 16)  # the atrous stack after the generator's encoder
     max_dt: int = 5  # flow between I_t and I_{t + dT}, dT uniform in [-max_dt, max_dt] \ {0} (Sect. 4.1)
     epsilon: float = 1e-2  # added to Eq. 7's denominators (normalised flow units)
+    # Not in the paper (0 in every preset): more added to the denominators, as a fraction of the batch's
+    # pixels (each of unit flow energy after normalisation), so a region of a few hard pixels (an object's
+    # outline) cannot reach a high ratio. The CIS authors' code uses a large epsilon for this (75 on
+    # per-sample sums, about 2 % of an image's flow energy; github.com/antonilo/unsupervised_detection).
+    epsilon_area: float = 0.0
     flow_floor: float = 0.25  # pixels: the flow is divided by max(its RMS, this) per sample
     batch_size: int = 16
     lr: float = 1e-4  # the mask generator's
@@ -61,6 +66,14 @@ class CISConfig:
     # generator's gradient passing straight through the threshold (Bengio et al. 2013), so a soft mask
     # cannot leak the region's flow to the inpainter as (1 - chi) u.
     hard_mask: bool = False
+    # Not in the paper (off in every preset; need ``hard_mask``): ``sampled_mask`` binarises against a uniform
+    # threshold per pixel (a Bernoulli sample of chi, straight-through), so only confident masks separate
+    # reliably; ``direct_gradient`` lets the generator's gradient through Eq. 9's region weights only, the
+    # inpainter seeing the detached binary mask: no gradient asks for masks that fool the inpainter's
+    # inputs, and a pixel leaves its side when its flow is predicted from the other side better than that
+    # side's average (docs/peers.md, measured).
+    sampled_mask: bool = False
+    direct_gradient: bool = False
     inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
     warmup: int = 200  # inpainter-only steps first (Fig. 3: the generator learns against a trained inpainter)
     beta1: float = 0.5
@@ -73,6 +86,8 @@ class CISConfig:
         object.__setattr__(self, "dilations", tuple(self.dilations))
         if self.size % 4:
             raise ValueError(f"CIS works at a size divisible by 4, got {self.size}")
+        if (self.sampled_mask or self.direct_gradient) and not self.hard_mask:
+            raise ValueError("sampled_mask and direct_gradient act on binary masks: set hard_mask too")
 
 
 PRESETS = {
@@ -199,20 +214,28 @@ class CISTrainer(PeerTrainer):
         image, flow = (x.to(self.device) for x in sample_batch(self.videos, self.cfg, rng))
         return image, normalise_flow(flow, self.cfg.flow_floor)
 
-    def _separation(self, image, flow, chi) -> torch.Tensor:
-        if self.cfg.hard_mask:
-            chi = (chi > 0.5).float() + chi - chi.detach()
-        return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi), self.cfg.epsilon)
+    def _separation(self, image, flow, chi, gen: torch.Generator) -> torch.Tensor:
+        """Eq. 9 for the generator's probabilities ``chi`` (B, 1, H, W), with the switches of ``CISConfig``."""
+        cfg = self.cfg
+        epsilon = cfg.epsilon + cfg.epsilon_area * chi.numel()
+        if not cfg.hard_mask:
+            return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi), epsilon)
+        threshold = torch.rand(chi.shape, generator=gen).to(chi.device) if cfg.sampled_mask else 0.5
+        region = (chi > threshold).float()
+        weights = region + chi - chi.detach()  # binary values, the soft mask's gradient (straight through)
+        if not cfg.direct_gradient:
+            return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, weights), epsilon)
+        return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, region), epsilon)
 
     def step(self, k: int) -> dict[str, float]:
         cfg = self.cfg
-        rng, _ = step_generators(self.seed, k)
+        rng, gen = step_generators(self.seed, k)
         self.generator.train(), self.inpainter.train()
         for _ in range(cfg.inpainter_steps):
             image, flow = self._batch(rng)
             with torch.no_grad():
                 chi = self.generator.probability(image, flow)
-            loss_i = self._separation(image, flow, chi)
+            loss_i = self._separation(image, flow, chi, gen)
             self.opt_d.zero_grad(set_to_none=True)
             loss_i.backward()
             self.opt_d.step()
@@ -221,7 +244,7 @@ class CISTrainer(PeerTrainer):
             return figures
         image, flow = self._batch(rng)
         chi = self.generator.probability(image, flow)
-        loss_g = -self._separation(image, flow, chi)
+        loss_g = -self._separation(image, flow, chi, gen)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

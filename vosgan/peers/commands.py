@@ -12,6 +12,9 @@ DEFAULT_CHECKPOINTS = {
 }
 
 
+CIS_FLAGS = ("ideal", "hard_mask", "sampled_mask", "direct_gradient")  # train-peer's CIS-only switches
+
+
 def make_trainer(args: argparse.Namespace):
     """The trainer ``args`` describe, on its training videos (the split's frames; FaSTGAN also its masks)."""
     from vosgan.device import resolve_device
@@ -22,7 +25,9 @@ def make_trainer(args: argparse.Namespace):
     if args.method == "cis":
         from vosgan.peers.cis import CISTrainer, cis_config
 
-        cfg = cis_config(args.preset, ideal=args.ideal or None, **common)
+        switches = {k: getattr(args, k) or None for k in CIS_FLAGS[1:]}
+        switches["epsilon_area"] = args.epsilon_area
+        cfg = cis_config(args.preset, ideal=args.ideal or None, **switches, **common)
         videos = training_videos(args.data, args.split, cfg.size, need_masks=cfg.ideal, fmt=args.format)
         return CISTrainer(cfg, videos, args.seed, device)
     from vosgan.peers.fastgan import FaSTGANTrainer, fastgan_config
@@ -36,8 +41,9 @@ def _train_peer(args: argparse.Namespace) -> int:
     from vosgan.peers.common import train_peer
     from vosgan.runs import prepare_run_folder
 
-    if args.ideal and args.method != "cis":
-        raise ValueError("--ideal is CIS's Table 1 experiment; it does not apply to --method fastgan")
+    cis_only = [f"--{k.replace('_', '-')}" for k in CIS_FLAGS if getattr(args, k)]
+    if cis_only and args.method != "cis":
+        raise ValueError(f"{' '.join(cis_only)}: CIS's options; they do not apply to --method {args.method}")
     prepare_run_folder(Path(args.out), args.resume)  # a bad --out fails before the data is read
     trainer = make_trainer(args)
     train_peer(trainer, trainer.cfg.iterations, args.out, args.resume, args.checkpoint_every, not args.no_progress)
@@ -88,6 +94,13 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--preset", default="small", help="small (64x64) or tiny (32x32, for tests)")
     p.add_argument("--ablation", default="both", help="FaSTGAN's Table 1 row: ce, +spatial, +temporal, both")
     p.add_argument("--ideal", action="store_true", help="CIS's Table 1: flow replaced by independent constant fields")
+    for flag, text in (
+        ("--hard-mask", "CIS: binary masks, straight-through gradient (not in the paper)"),
+        ("--sampled-mask", "CIS, with --hard-mask: masks sampled from chi per pixel (not in the paper)"),
+        ("--direct-gradient", "CIS, with --hard-mask: gradient through Eq. 9's weights only (not in the paper)"),
+    ):
+        p.add_argument(flag, action="store_true", help=text)
+    p.add_argument("--epsilon-area", type=float, default=None, help="CIS: extra epsilon, a fraction of the pixels")
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")
     p.add_argument("--pretrain", type=positive_int, default=None, help="FaSTGAN's CE-only steps before the critics")
     p.add_argument("--batch-size", type=positive_int, default=None)

@@ -225,12 +225,22 @@ def test_train_peer_writes_a_named_checkpoint(bench):
     root, _ = bench
     state = load_checkpoint(root / "cis" / "checkpoint.pt")
     assert state["method"] == "cis" and state["step"] == 6 and state["train"]["labels"] == "none"
+    assert not state["config"]["hard_mask"] and state["config"]["epsilon_area"] == 0.0  # the preset's
     state = load_checkpoint(root / "fg" / "checkpoint.pt")
     assert state["method"] == "fastgan" and "training videos" in state["train"]["labels"]
     export_weights(root / "fg" / "checkpoint.pt", root / "fg.pt", half=True)
     slim = load_checkpoint(root / "fg.pt")
     assert slim["method"] == "fastgan" and "opt_g" not in slim
     assert load_segmenter(root / "fg.pt").setting == "semi-supervised"
+
+
+def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
+    _, data = bench
+    flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1"]
+    args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
+    assert main([*args, *flags, "--no-progress", "--out", str(tmp_path / "st")]) == 0
+    cfg = load_checkpoint(tmp_path / "st" / "checkpoint.pt")["config"]
+    assert cfg["hard_mask"] and cfg["sampled_mask"] and cfg["direct_gradient"] and cfg["epsilon_area"] == 0.1
 
 
 def test_segment_cli_with_peer_checkpoints(bench, tmp_path, capsys):
@@ -258,6 +268,8 @@ def test_fastgan_without_annotations_names_what_is_missing(bench, tmp_path, caps
 def test_train_peer_refuses_ideal_for_fastgan(tmp_path, capsys):
     code = main(["train-peer", "--method", "fastgan", "--ideal", "--preset", "tiny", "--out", str(tmp_path / "x")])
     assert code == 2 and "--ideal" in capsys.readouterr().err
+    code = main(["train-peer", "--method", "fastgan", "--epsilon-area", "0.1", "--out", str(tmp_path / "y")])
+    assert code == 2 and "--epsilon-area" in capsys.readouterr().err
 
 
 def test_compare_one_table(bench, tmp_path):

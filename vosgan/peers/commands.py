@@ -12,7 +12,7 @@ DEFAULT_CHECKPOINTS = {
 }
 
 
-CIS_FLAGS = ("ideal", "hard_mask", "sampled_mask", "direct_gradient")  # train-peer's CIS-only switches
+CIS_FLAGS = ("ideal", "hard_mask", "sampled_mask", "direct_gradient", "epsilon_area")  # train-peer's CIS-only
 
 
 def make_trainer(args: argparse.Namespace):
@@ -25,9 +25,8 @@ def make_trainer(args: argparse.Namespace):
     if args.method == "cis":
         from vosgan.peers.cis import CISTrainer, cis_config
 
-        switches = {k: getattr(args, k) or None for k in CIS_FLAGS[1:]}
-        switches["epsilon_area"] = args.epsilon_area
-        cfg = cis_config(args.preset, ideal=args.ideal or None, **switches, **common)
+        switches = {k: getattr(args, k) or None for k in CIS_FLAGS}  # unset: the preset's
+        cfg = cis_config(args.preset, **switches, **common)
         videos = training_videos(args.data, args.split, cfg.size, need_masks=cfg.ideal, fmt=args.format)
         return CISTrainer(cfg, videos, args.seed, device)
     from vosgan.peers.fastgan import FaSTGANTrainer, fastgan_config

@@ -223,9 +223,8 @@ class CISTrainer(PeerTrainer):
         threshold = torch.rand(chi.shape, generator=gen).to(chi.device) if cfg.sampled_mask else 0.5
         region = (chi > threshold).float()
         weights = region + chi - chi.detach()  # binary values, the soft mask's gradient (straight through)
-        if not cfg.direct_gradient:
-            return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, weights), epsilon)
-        return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, region), epsilon)
+        shown = region if cfg.direct_gradient else weights  # the mask the inpainter sees
+        return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, shown), epsilon)
 
     def step(self, k: int) -> dict[str, float]:
         cfg = self.cfg

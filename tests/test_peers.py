@@ -64,6 +64,17 @@ def test_cis_networks_shapes():
     assert out.shape == (2, 2, 32, 32)
 
 
+def test_cis_inpainter_levels_widen_its_context():
+    # the centre pixel's prediction depends on the frame's corner only with the added levels
+    for levels, reaches in ((0, False), (2, True)):
+        net = cis.Inpainter(cis.cis_config("small", inpainter_levels=levels)).eval()
+        image, flow = torch.randn(1, 3, 64, 64), torch.randn(1, 2, 64, 64, requires_grad=True)
+        net(image, flow, torch.ones(1, 1, 64, 64))[0, :, 32, 32].sum().backward()
+        assert (flow.grad[0, :, :4, :4].abs().sum() > 0) == reaches
+    with pytest.raises(ValueError, match="inpainter_levels"):
+        cis.cis_config("tiny", inpainter_levels=4)  # 32 / 4 = 8 pixels: three halvings at most
+
+
 def _cis_trainer(**switches):
     cfg = cis.cis_config("tiny", hard_mask=True, **switches)
     frames = np.zeros((3, 32, 32, 3), np.uint8)
@@ -236,11 +247,13 @@ def test_train_peer_writes_a_named_checkpoint(bench):
 
 def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
     _, data = bench
-    flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1"]
+    flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1", "--inpainter-levels", "1"]
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
     assert main([*args, *flags, "--no-progress", "--out", str(tmp_path / "st")]) == 0
     cfg = load_checkpoint(tmp_path / "st" / "checkpoint.pt")["config"]
     assert cfg["hard_mask"] and cfg["sampled_mask"] and cfg["direct_gradient"] and cfg["epsilon_area"] == 0.1
+    assert cfg["inpainter_levels"] == 1
+    assert cis.CISSegmenter(tmp_path / "st" / "checkpoint.pt").inpainter.context.down  # the deeper inpainter loads
 
 
 def test_segment_cli_with_peer_checkpoints(bench, tmp_path, capsys):

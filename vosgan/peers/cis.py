@@ -38,6 +38,7 @@ from vosgan.peers.common import (
     images,
     load_peer,
     step_generators,
+    upsample,
 )
 
 METHOD = "cis"
@@ -75,6 +76,10 @@ class CISConfig:
     sampled_mask: bool = False
     direct_gradient: bool = False
     inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
+    # Not in the presets (0): stride-2 levels added below the inpainter's 1/4-resolution features, so its
+    # context spans the frame as the paper's CPN inpainter's does (its encoder reaches 1/64); the presets'
+    # shrunk inpainter sees about 20 pixels around a pixel, too little to fill a large object's inside.
+    inpainter_levels: int = 0
     warmup: int = 200  # inpainter-only steps first (Fig. 3: the generator learns against a trained inpainter)
     beta1: float = 0.5
     beta2: float = 0.999
@@ -86,6 +91,8 @@ class CISConfig:
         object.__setattr__(self, "dilations", tuple(self.dilations))
         if self.size % 4:
             raise ValueError(f"CIS works at a size divisible by 4, got {self.size}")
+        if self.inpainter_levels < 0 or self.size >> (2 + self.inpainter_levels) < 1:
+            raise ValueError(f"inpainter_levels must be in [0, log2(size / 4)], got {self.inpainter_levels}")
         if (self.sampled_mask or self.direct_gradient) and not self.hard_mask:
             raise ValueError("sampled_mask and direct_gradient act on binary masks: set hard_mask too")
 
@@ -122,21 +129,42 @@ class MaskGenerator(nn.Module):
         return self(image, flow).softmax(1)[:, 1:]
 
 
+class Context(nn.Module):
+    """``levels`` stride-2 conv layers below (B, c, h, w) features and back up, each level's features
+    added on the way up: (B, c, h, w) -> (B, c, h, w) with a receptive field of the whole frame."""
+
+    def __init__(self, c: int, levels: int):
+        super().__init__()
+        self.down = nn.ModuleList(conv_bn(c, c, 2) for _ in range(levels))
+        self.up = nn.ModuleList(conv_bn(c, c) for _ in range(levels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for down in self.down:
+            skips.append(x)
+            x = down(x)
+        for up, skip in zip(self.up, reversed(skips)):
+            x = up(upsample(x, skip)) + skip
+        return x
+
+
 class Inpainter(nn.Module):
     """phi: image (B, 3, H, W), visible flow (B, 2, H, W) and the region to fill (B, 1, H, W) -> flow
-    (B, 2, H, W). Two balanced encoder branches (image; masked flow + mask), as the paper's CPN variant."""
+    (B, 2, H, W). Two balanced encoder branches (image; masked flow + mask), as the paper's CPN variant;
+    ``cfg.inpainter_levels`` deepens the joint features below 1/4 resolution (``Context``)."""
 
     def __init__(self, cfg: CISConfig):
         super().__init__()
         w = cfg.width
         self.image = Encoder(3, w)
         self.flow = Encoder(3, w)
+        self.context = Context(8 * w, cfg.inpainter_levels)
         self.decoder = Decoder(8 * w, 4 * w, 2 * w, w, 2)
 
     def forward(self, image: torch.Tensor, visible: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
         a, b = self.image(image), self.flow(torch.cat([visible, region], 1))
         full, half, quarter = (torch.cat(pair, 1) for pair in zip(a, b))
-        return self.decoder(quarter, half, full)
+        return self.decoder(self.context(quarter), half, full)
 
 
 def normalise_flow(flow: torch.Tensor, floor: float) -> torch.Tensor:

@@ -12,7 +12,14 @@ DEFAULT_CHECKPOINTS = {
 }
 
 
-CIS_FLAGS = ("ideal", "hard_mask", "sampled_mask", "direct_gradient", "epsilon_area")  # train-peer's CIS-only
+CIS_FLAGS = (
+    "ideal",
+    "hard_mask",
+    "sampled_mask",
+    "direct_gradient",
+    "epsilon_area",
+    "inpainter_levels",
+)  # train-peer's CIS-only
 
 
 def make_trainer(args: argparse.Namespace):
@@ -100,6 +107,9 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     ):
         p.add_argument(flag, action="store_true", help=text)
     p.add_argument("--epsilon-area", type=float, default=None, help="CIS: extra epsilon, a fraction of the pixels")
+    p.add_argument(
+        "--inpainter-levels", type=int, default=None, help="CIS: stride-2 levels below the inpainter's 1/4 features"
+    )
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")
     p.add_argument("--pretrain", type=positive_int, default=None, help="FaSTGAN's CE-only steps before the critics")
     p.add_argument("--batch-size", type=positive_int, default=None)

@@ -85,6 +85,8 @@ def test_cis_switches_need_binary_masks():
     for switch in ("sampled_mask", "direct_gradient"):
         with pytest.raises(ValueError, match="hard_mask"):
             cis.cis_config("tiny", **{switch: True})
+    with pytest.raises(ValueError, match="sampled_mask"):
+        cis.cis_config("tiny", hard_mask=True, shared_threshold=True)
 
 
 def test_cis_direct_gradient_by_hand():
@@ -127,6 +129,21 @@ def test_cis_sampled_mask_draws_the_region_from_chi():
     expected = cis.separation_loss(flow, region, *cis.inpaint_both(sampled.inpainter, image, flow, region), 1e-2)
     assert value.item() == pytest.approx(expected.item(), rel=1e-5)
     assert hard._separation(image, flow, chi, torch.Generator()).item() != pytest.approx(value.item())
+
+
+def test_cis_shared_threshold_samples_superlevel_sets():
+    image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
+    chi = torch.linspace(0, 1, 2 * 32 * 32).reshape(2, 1, 32, 32)  # a ramp: sample 0 below 0.5, sample 1 above
+    trainer = _cis_trainer(sampled_mask=True, shared_threshold=True)
+    value = trainer._separation(image, flow, chi, torch.Generator().manual_seed(3))
+    tau = torch.rand((2, 1, 1, 1), generator=torch.Generator().manual_seed(3))
+    region = (chi > tau).float()
+    for k in range(2):  # every pixel surer than the region's least sure one is in it
+        inside = chi[k][region[k] > 0]
+        assert inside.numel() == 0 or bool((region[k][chi[k] > inside.min()] > 0).all())
+    assert 0 < region.mean() < 1
+    expected = cis.separation_loss(flow, region, *cis.inpaint_both(trainer.inpainter, image, flow, region), 1e-2)
+    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_cis_epsilon_area_penalises_small_regions():
@@ -248,11 +265,12 @@ def test_train_peer_writes_a_named_checkpoint(bench):
 def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
     _, data = bench
     flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1", "--inpainter-levels", "1"]
+    flags.append("--shared-threshold")
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
     assert main([*args, *flags, "--no-progress", "--out", str(tmp_path / "st")]) == 0
     cfg = load_checkpoint(tmp_path / "st" / "checkpoint.pt")["config"]
     assert cfg["hard_mask"] and cfg["sampled_mask"] and cfg["direct_gradient"] and cfg["epsilon_area"] == 0.1
-    assert cfg["inpainter_levels"] == 1
+    assert cfg["inpainter_levels"] == 1 and cfg["shared_threshold"]
     assert cis.CISSegmenter(tmp_path / "st" / "checkpoint.pt").inpainter.context.down  # the deeper inpainter loads
 
 

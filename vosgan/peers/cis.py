@@ -75,6 +75,11 @@ class CISConfig:
     # side's average (docs/peers.md, measured).
     sampled_mask: bool = False
     direct_gradient: bool = False
+    # Not in the paper (off in every preset; needs ``sampled_mask``): one uniform threshold per sample for all
+    # its pixels, so the region is a superlevel set of chi: a pixel with a middling chi (an object's inside)
+    # joins the region together with the surer pixels around it, never alone between visible neighbours
+    # that give its flow away.
+    shared_threshold: bool = False
     inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
     # Not in the presets (0): stride-2 levels added below the inpainter's 1/4-resolution features, so its
     # context spans the frame as the paper's CPN inpainter's does (its encoder reaches 1/64); the presets'
@@ -95,6 +100,8 @@ class CISConfig:
             raise ValueError(f"inpainter_levels must be in [0, log2(size / 4)], got {self.inpainter_levels}")
         if (self.sampled_mask or self.direct_gradient) and not self.hard_mask:
             raise ValueError("sampled_mask and direct_gradient act on binary masks: set hard_mask too")
+        if self.shared_threshold and not self.sampled_mask:
+            raise ValueError("shared_threshold is a way of sampling the mask: set sampled_mask too")
 
 
 PRESETS = {
@@ -248,7 +255,8 @@ class CISTrainer(PeerTrainer):
         epsilon = cfg.epsilon + cfg.epsilon_area * chi.numel()
         if not cfg.hard_mask:
             return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi), epsilon)
-        threshold = torch.rand(chi.shape, generator=gen).to(chi.device) if cfg.sampled_mask else 0.5
+        shape = (len(chi), 1, 1, 1) if cfg.shared_threshold else chi.shape
+        threshold = torch.rand(shape, generator=gen).to(chi.device) if cfg.sampled_mask else 0.5
         region = (chi > threshold).float()
         weights = region + chi - chi.detach()  # binary values, the soft mask's gradient (straight through)
         shown = region if cfg.direct_gradient else weights  # the mask the inpainter sees

@@ -17,6 +17,7 @@ CIS_FLAGS = (
     "hard_mask",
     "sampled_mask",
     "direct_gradient",
+    "shared_threshold",
     "epsilon_area",
     "inpainter_levels",
 )  # train-peer's CIS-only
@@ -104,6 +105,7 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
         ("--hard-mask", "CIS: binary masks, straight-through gradient (not in the paper)"),
         ("--sampled-mask", "CIS, with --hard-mask: masks sampled from chi per pixel (not in the paper)"),
         ("--direct-gradient", "CIS, with --hard-mask: gradient through Eq. 9's weights only (not in the paper)"),
+        ("--shared-threshold", "CIS, with --sampled-mask: one threshold per sample (not in the paper)"),
     ):
         p.add_argument(flag, action="store_true", help=text)
     p.add_argument("--epsilon-area", type=float, default=None, help="CIS: extra epsilon, a fraction of the pixels")

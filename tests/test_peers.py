@@ -146,6 +146,26 @@ def test_cis_shared_threshold_samples_superlevel_sets():
     assert value.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_cis_coarse_masks_and_their_schedule():
+    trainer = _cis_trainer(sampled_mask=True, coarse_block=8, coarse_steps=10, warmup=5)
+    assert [trainer.block(k) for k in (0, 5, 14, 15, 25, 35, 45, 1000)] == [8, 8, 8, 4, 2, 1, 1, 1]
+    assert _cis_trainer().block(10**6) == 1
+    image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
+    chi = torch.rand(2, 1, 32, 32, requires_grad=True)
+    value = trainer._separation(image, flow, chi, torch.Generator().manual_seed(1), block=8)
+    cells = torch.nn.functional.avg_pool2d(chi.detach(), 8)  # (2, 1, 4, 4)
+    cut = (cells > torch.rand(cells.shape, generator=torch.Generator().manual_seed(1))).float()
+    region = cut.repeat_interleave(8, 2).repeat_interleave(8, 3)  # every 8 x 8 cell in or out as a whole
+    expected = cis.separation_loss(flow, region, *cis.inpaint_both(trainer.inpainter, image, flow, region), 1e-2)
+    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
+    value.backward()  # each pixel's gradient is its cell's, shared equally
+    g = chi.grad[0, 0, :8, :8]
+    assert g.abs().sum() > 0 and torch.allclose(g, g[0, 0].expand_as(g))
+    for bad in ({"coarse_block": 3, "coarse_steps": 1}, {"coarse_block": 4}):
+        with pytest.raises(ValueError, match="coarse_block"):
+            cis.cis_config("tiny", **bad)
+
+
 def test_cis_epsilon_area_penalises_small_regions():
     # epsilon_area 2 % of 1024 pixels adds 20.48 to Eq. 9's denominators: a 4-pixel region's ratio shrinks
     trainer = _cis_trainer(epsilon_area=0.02)
@@ -265,12 +285,16 @@ def test_train_peer_writes_a_named_checkpoint(bench):
 def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
     _, data = bench
     flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1", "--inpainter-levels", "1"]
-    flags.append("--shared-threshold")
+    flags += ["--shared-threshold", "--coarse-block", "4", "--coarse-steps", "10"]
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
     assert main([*args, *flags, "--no-progress", "--out", str(tmp_path / "st")]) == 0
     cfg = load_checkpoint(tmp_path / "st" / "checkpoint.pt")["config"]
     assert cfg["hard_mask"] and cfg["sampled_mask"] and cfg["direct_gradient"] and cfg["epsilon_area"] == 0.1
-    assert cfg["inpainter_levels"] == 1 and cfg["shared_threshold"]
+    assert (
+        cfg["inpainter_levels"] == 1
+        and cfg["shared_threshold"]
+        and (cfg["coarse_block"], cfg["coarse_steps"]) == (4, 10)
+    )
     assert cis.CISSegmenter(tmp_path / "st" / "checkpoint.pt").inpainter.context.down  # the deeper inpainter loads
 
 

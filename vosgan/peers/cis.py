@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from einops import rearrange
+from einops import rearrange, repeat
 from torch import nn
 
 from vosgan.data.clips import resize_frames, upsample_maps
@@ -80,6 +80,13 @@ class CISConfig:
     # joins the region together with the surer pixels around it, never alone between visible neighbours
     # that give its flow away.
     shared_threshold: bool = False
+    # Not in the paper (1 and 0 in every preset): coarse to fine. Eq. 9 sees chi averaged over
+    # ``coarse_block`` x ``coarse_block`` cells (a sampled threshold per cell), the cell halving every
+    # ``coarse_steps`` generator steps down to single pixels. A coarse region cannot be an object's outline, the
+    # local optimum that pixel-wise moves do not leave (an inside pixel joining alone is given away by
+    # the visible inside around it); whole objects found coarsely stay whole when refined.
+    coarse_block: int = 1
+    coarse_steps: int = 0
     inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
     # Not in the presets (0): stride-2 levels added below the inpainter's 1/4-resolution features, so its
     # context spans the frame as the paper's CPN inpainter's does (its encoder reaches 1/64); the presets'
@@ -100,6 +107,11 @@ class CISConfig:
             raise ValueError(f"inpainter_levels must be in [0, log2(size / 4)], got {self.inpainter_levels}")
         if (self.sampled_mask or self.direct_gradient) and not self.hard_mask:
             raise ValueError("sampled_mask and direct_gradient act on binary masks: set hard_mask too")
+        b = self.coarse_block
+        if b < 1 or b & (b - 1) or self.size % b or (b > 1 and self.coarse_steps < 1):
+            raise ValueError(
+                f"coarse_block must be a power of two dividing size {self.size} (got {b}), with coarse_steps >= 1"
+            )
         if self.shared_threshold and not self.sampled_mask:
             raise ValueError("shared_threshold is a way of sampling the mask: set sampled_mask too")
 
@@ -249,15 +261,27 @@ class CISTrainer(PeerTrainer):
         image, flow = (x.to(self.device) for x in sample_batch(self.videos, self.cfg, rng))
         return image, normalise_flow(flow, self.cfg.flow_floor)
 
-    def _separation(self, image, flow, chi, gen: torch.Generator) -> torch.Tensor:
-        """Eq. 9 for the generator's probabilities ``chi`` (B, 1, H, W), with the switches of ``CISConfig``."""
+    def block(self, k: int) -> int:
+        """The cell size of step ``k``'s masks: ``coarse_block`` through the warm-up, then halving every
+        ``coarse_steps`` generator steps down to 1."""
+        cfg = self.cfg
+        if cfg.coarse_block == 1:
+            return 1
+        return max(1, cfg.coarse_block >> max(0, k - cfg.warmup) // cfg.coarse_steps)
+
+    def _separation(self, image, flow, chi, gen: torch.Generator, block: int = 1) -> torch.Tensor:
+        """Eq. 9 for the generator's probabilities ``chi`` (B, 1, H, W), with the switches of ``CISConfig``;
+        ``block`` > 1 averages chi over block x block cells first."""
         cfg = self.cfg
         epsilon = cfg.epsilon + cfg.epsilon_area * chi.numel()
+        cells = nn.functional.avg_pool2d(chi, block) if block > 1 else chi  # (B, 1, H / block, W / block)
+        chi = repeat(cells, "b c h w -> b c (h p) (w q)", p=block, q=block)
         if not cfg.hard_mask:
             return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi), epsilon)
-        shape = (len(chi), 1, 1, 1) if cfg.shared_threshold else chi.shape
+        shape = (len(chi), 1, 1, 1) if cfg.shared_threshold else cells.shape
         threshold = torch.rand(shape, generator=gen).to(chi.device) if cfg.sampled_mask else 0.5
-        region = (chi > threshold).float()
+        cut = (cells > threshold).float()
+        region = repeat(cut, "b c h w -> b c (h p) (w q)", p=block, q=block)
         weights = region + chi - chi.detach()  # binary values, the soft mask's gradient (straight through)
         shown = region if cfg.direct_gradient else weights  # the mask the inpainter sees
         return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, shown), epsilon)
@@ -270,7 +294,7 @@ class CISTrainer(PeerTrainer):
             image, flow = self._batch(rng)
             with torch.no_grad():
                 chi = self.generator.probability(image, flow)
-            loss_i = self._separation(image, flow, chi, gen)
+            loss_i = self._separation(image, flow, chi, gen, self.block(k))
             self.opt_d.zero_grad(set_to_none=True)
             loss_i.backward()
             self.opt_d.step()
@@ -279,7 +303,7 @@ class CISTrainer(PeerTrainer):
             return figures
         image, flow = self._batch(rng)
         chi = self.generator.probability(image, flow)
-        loss_g = -self._separation(image, flow, chi, gen)
+        loss_g = -self._separation(image, flow, chi, gen, self.block(k))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

@@ -20,6 +20,8 @@ CIS_FLAGS = (
     "shared_threshold",
     "epsilon_area",
     "inpainter_levels",
+    "coarse_block",
+    "coarse_steps",
 )  # train-peer's CIS-only
 
 
@@ -112,6 +114,8 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     p.add_argument(
         "--inpainter-levels", type=int, default=None, help="CIS: stride-2 levels below the inpainter's 1/4 features"
     )
+    p.add_argument("--coarse-block", type=int, default=None, help="CIS: masks start in cells of this many pixels")
+    p.add_argument("--coarse-steps", type=int, default=None, help="CIS: generator steps per halving of the cells")
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")
     p.add_argument("--pretrain", type=positive_int, default=None, help="FaSTGAN's CE-only steps before the critics")
     p.add_argument("--batch-size", type=positive_int, default=None)

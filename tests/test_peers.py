@@ -166,6 +166,20 @@ def test_cis_coarse_masks_and_their_schedule():
             cis.cis_config("tiny", **bad)
 
 
+def test_cis_logit_scale_and_grad_clip():
+    image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
+    plain, authors = _cis_trainer(), _cis_trainer(logit_scale=0.1, grad_clip=0.01)
+    authors.generator.load_state_dict(plain.generator.state_dict())
+    logits = plain.generator(image, flow)
+    assert torch.allclose(authors.generator.probability(image, flow), (logits / 10).softmax(1)[:, 1:], atol=1e-6)
+    for trainer in (plain, authors):
+        trainer.generator.zero_grad()
+        (trainer.generator(image, flow) * 1e3).square().mean().backward()  # large gradients
+        trainer._clip(trainer.generator)
+    top = [max(q.grad.abs().max().item() for q in t.generator.parameters()) for t in (plain, authors)]
+    assert top[0] > 0.01 and top[1] == pytest.approx(0.01)
+
+
 def test_cis_epsilon_area_penalises_small_regions():
     # epsilon_area 2 % of 1024 pixels adds 20.48 to Eq. 9's denominators: a 4-pixel region's ratio shrinks
     trainer = _cis_trainer(epsilon_area=0.02)
@@ -285,7 +299,7 @@ def test_train_peer_writes_a_named_checkpoint(bench):
 def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
     _, data = bench
     flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1", "--inpainter-levels", "1"]
-    flags += ["--shared-threshold", "--coarse-block", "4", "--coarse-steps", "10"]
+    flags += ["--shared-threshold", "--coarse-block", "4", "--coarse-steps", "10", "--logit-scale", "0.1"]
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
     assert main([*args, *flags, "--no-progress", "--out", str(tmp_path / "st")]) == 0
     cfg = load_checkpoint(tmp_path / "st" / "checkpoint.pt")["config"]
@@ -295,6 +309,7 @@ def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
         and cfg["shared_threshold"]
         and (cfg["coarse_block"], cfg["coarse_steps"]) == (4, 10)
     )
+    assert cfg["logit_scale"] == 0.1 and cfg["grad_clip"] == 0.0  # the preset's where no flag is given
     assert cis.CISSegmenter(tmp_path / "st" / "checkpoint.pt").inpainter.context.down  # the deeper inpainter loads
 
 

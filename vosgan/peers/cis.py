@@ -87,6 +87,11 @@ class CISConfig:
     # the visible inside around it); whole objects found coarsely stay whole when refined.
     coarse_block: int = 1
     coarse_steps: int = 0
+    # Not in the paper (1 and 0 in every preset), both from the CIS authors' code: the generator's logits
+    # multiplied by ``logit_scale`` before the softmax (they divide by 10: slower saturation), and every
+    # gradient entry of both networks clipped to [-grad_clip, grad_clip] (they use 0.2; 0 is off).
+    logit_scale: float = 1.0
+    grad_clip: float = 0.0
     inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
     # Not in the presets (0): stride-2 levels added below the inpainter's 1/4-resolution features, so its
     # context spans the frame as the paper's CPN inpainter's does (its encoder reaches 1/64); the presets'
@@ -135,6 +140,7 @@ class MaskGenerator(nn.Module):
     def __init__(self, cfg: CISConfig):
         super().__init__()
         w = cfg.width
+        self.logit_scale = cfg.logit_scale
         self.encoder = Encoder(5, w)
         self.atrous = nn.Sequential(*[conv_bn(4 * w, 4 * w, dilation=d) for d in cfg.dilations])
         self.decoder = Decoder(4 * w, 2 * w, w, w, 2)
@@ -145,7 +151,7 @@ class MaskGenerator(nn.Module):
 
     def probability(self, image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """Foreground probability (B, 1, H, W)."""
-        return self(image, flow).softmax(1)[:, 1:]
+        return (self(image, flow) * self.logit_scale).softmax(1)[:, 1:]
 
 
 class Context(nn.Module):
@@ -286,6 +292,10 @@ class CISTrainer(PeerTrainer):
         shown = region if cfg.direct_gradient else weights  # the mask the inpainter sees
         return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, shown), epsilon)
 
+    def _clip(self, net: nn.Module) -> None:
+        if self.cfg.grad_clip > 0:
+            nn.utils.clip_grad_value_(net.parameters(), self.cfg.grad_clip)
+
     def step(self, k: int) -> dict[str, float]:
         cfg = self.cfg
         rng, gen = step_generators(self.seed, k)
@@ -297,6 +307,7 @@ class CISTrainer(PeerTrainer):
             loss_i = self._separation(image, flow, chi, gen, self.block(k))
             self.opt_d.zero_grad(set_to_none=True)
             loss_i.backward()
+            self._clip(self.inpainter)
             self.opt_d.step()
         figures = {"inpainter": loss_i.item(), "mask_area": chi.mean().item()}
         if k < cfg.warmup:
@@ -306,6 +317,7 @@ class CISTrainer(PeerTrainer):
         loss_g = -self._separation(image, flow, chi, gen, self.block(k))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        self._clip(self.generator)
         self.opt_g.step()
         return {**figures, "separation": -loss_g.item()}
 

@@ -180,6 +180,27 @@ def test_cis_logit_scale_and_grad_clip():
     assert top[0] > 0.01 and top[1] == pytest.approx(0.01)
 
 
+def test_cis_guard_band_hides_the_flow_around_each_side():
+    seen = []
+
+    def inpainter(image, visible, hidden):  # records what it is shown
+        seen.append((visible, hidden))
+        return torch.zeros_like(visible)
+
+    flow = torch.ones(1, 2, 8, 8)
+    region = torch.zeros(1, 1, 8, 8)
+    region[0, 0, 2:4, 2:4] = 1  # a 2 x 2 region
+    cis.inpaint_both(inpainter, None, flow, region)
+    cis.inpaint_both(inpainter, None, flow, region, guard=1)
+    (vis_in, hid_in), (vis_out, hid_out), (gvis_in, ghid_in), (gvis_out, ghid_out) = seen
+    assert torch.equal(hid_in, region) and torch.equal(vis_out, flow * region)  # no band: Eq. 9 as written
+    assert ghid_in.sum() == 16 and ghid_in[0, 0, 1:5, 1:5].all()  # the region and a 1-pixel band around it
+    assert gvis_in[:, :, 1:5, 1:5].abs().sum() == 0 and gvis_in.abs().sum() == 2 * (64 - 16)
+    assert gvis_out.abs().sum() == 0 and ghid_out.all()  # every region pixel touches the outside
+    with pytest.raises(ValueError, match="guard_band"):
+        cis.cis_config("tiny", guard_band=-1)
+
+
 def test_cis_epsilon_area_penalises_small_regions():
     # epsilon_area 2 % of 1024 pixels adds 20.48 to Eq. 9's denominators: a 4-pixel region's ratio shrinks
     trainer = _cis_trainer(epsilon_area=0.02)
@@ -299,7 +320,17 @@ def test_train_peer_writes_a_named_checkpoint(bench):
 def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
     _, data = bench
     flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1", "--inpainter-levels", "1"]
-    flags += ["--shared-threshold", "--coarse-block", "4", "--coarse-steps", "10", "--logit-scale", "0.1"]
+    flags += [
+        "--shared-threshold",
+        "--coarse-block",
+        "4",
+        "--coarse-steps",
+        "10",
+        "--logit-scale",
+        "0.1",
+        "--guard-band",
+        "2",
+    ]
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
     assert main([*args, *flags, "--no-progress", "--out", str(tmp_path / "st")]) == 0
     cfg = load_checkpoint(tmp_path / "st" / "checkpoint.pt")["config"]
@@ -309,7 +340,9 @@ def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
         and cfg["shared_threshold"]
         and (cfg["coarse_block"], cfg["coarse_steps"]) == (4, 10)
     )
-    assert cfg["logit_scale"] == 0.1 and cfg["grad_clip"] == 0.0  # the preset's where no flag is given
+    assert (
+        cfg["logit_scale"] == 0.1 and cfg["guard_band"] == 2 and cfg["grad_clip"] == 0.0
+    )  # the preset's where no flag is given
     assert cis.CISSegmenter(tmp_path / "st" / "checkpoint.pt").inpainter.context.down  # the deeper inpainter loads
 
 

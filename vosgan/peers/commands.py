@@ -24,6 +24,7 @@ CIS_FLAGS = (
     "coarse_steps",
     "logit_scale",
     "grad_clip",
+    "guard_band",
 )  # train-peer's CIS-only
 
 
@@ -120,6 +121,7 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--coarse-steps", type=int, default=None, help="CIS: generator steps per halving of the cells")
     p.add_argument("--logit-scale", type=float, default=None, help="CIS: the generator's logits times this")
     p.add_argument("--grad-clip", type=float, default=None, help="CIS: clip each gradient entry to this (0: off)")
+    p.add_argument("--guard-band", type=int, default=None, help="CIS: pixels of flow hidden around each side")
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")
     p.add_argument("--pretrain", type=positive_int, default=None, help="FaSTGAN's CE-only steps before the critics")
     p.add_argument("--batch-size", type=positive_int, default=None)

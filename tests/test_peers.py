@@ -95,7 +95,7 @@ def test_cis_direct_gradient_by_hand():
     trainer = _cis_trainer(direct_gradient=True)
     image, flow = torch.randn(1, 3, 32, 32), torch.randn(1, 2, 32, 32)
     chi = torch.rand(1, 1, 32, 32).requires_grad_(True)
-    loss = trainer._separation(image, flow, chi, torch.Generator().manual_seed(0))
+    loss = trainer.separation(image, flow, chi, torch.Generator().manual_seed(0))
     loss.backward()
     region = (chi > 0.5).float().detach()
     with torch.no_grad():
@@ -114,7 +114,7 @@ def test_cis_direct_gradient_by_hand():
     plain = _cis_trainer()
     chi2 = chi.detach().clone().requires_grad_(True)
     plain.inpainter.load_state_dict(trainer.inpainter.state_dict())
-    plain._separation(image, flow, chi2, torch.Generator().manual_seed(0)).backward()
+    plain.separation(image, flow, chi2, torch.Generator().manual_seed(0)).backward()
     assert not torch.allclose(chi2.grad, expected, atol=1e-6)  # the straight-through path differs
 
 
@@ -123,19 +123,19 @@ def test_cis_sampled_mask_draws_the_region_from_chi():
     chi = torch.full((2, 1, 32, 32), 0.3)
     sampled, hard = _cis_trainer(sampled_mask=True), _cis_trainer()
     hard.inpainter.load_state_dict(sampled.inpainter.state_dict())
-    value = sampled._separation(image, flow, chi, torch.Generator().manual_seed(5))
+    value = sampled.separation(image, flow, chi, torch.Generator().manual_seed(5))
     region = (chi > torch.rand(chi.shape, generator=torch.Generator().manual_seed(5))).float()
     assert 0.2 < region.mean() < 0.4  # about 30 % of the pixels, where a 0.5 threshold keeps none
     expected = cis.separation_loss(flow, region, *cis.inpaint_both(sampled.inpainter, image, flow, region), 1e-2)
     assert value.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert hard._separation(image, flow, chi, torch.Generator()).item() != pytest.approx(value.item())
+    assert hard.separation(image, flow, chi, torch.Generator()).item() != pytest.approx(value.item())
 
 
 def test_cis_shared_threshold_samples_superlevel_sets():
     image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
     chi = torch.linspace(0, 1, 2 * 32 * 32).reshape(2, 1, 32, 32)  # a ramp: sample 0 below 0.5, sample 1 above
     trainer = _cis_trainer(sampled_mask=True, shared_threshold=True)
-    value = trainer._separation(image, flow, chi, torch.Generator().manual_seed(3))
+    value = trainer.separation(image, flow, chi, torch.Generator().manual_seed(3))
     tau = torch.rand((2, 1, 1, 1), generator=torch.Generator().manual_seed(3))
     region = (chi > tau).float()
     for k in range(2):  # every pixel surer than the region's least sure one is in it
@@ -152,7 +152,7 @@ def test_cis_coarse_masks_and_their_schedule():
     assert _cis_trainer().block(10**6) == 1
     image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
     chi = torch.rand(2, 1, 32, 32, requires_grad=True)
-    value = trainer._separation(image, flow, chi, torch.Generator().manual_seed(1), block=8)
+    value = trainer.separation(image, flow, chi, torch.Generator().manual_seed(1), block=8)
     cells = torch.nn.functional.avg_pool2d(chi.detach(), 8)  # (2, 1, 4, 4)
     cut = (cells > torch.rand(cells.shape, generator=torch.Generator().manual_seed(1))).float()
     region = cut.repeat_interleave(8, 2).repeat_interleave(8, 3)  # every 8 x 8 cell in or out as a whole
@@ -207,7 +207,7 @@ def test_cis_epsilon_area_penalises_small_regions():
     image, flow = torch.randn(1, 3, 32, 32), torch.ones(1, 2, 32, 32) / math.sqrt(2)
     chi = torch.zeros(1, 1, 32, 32)
     chi[..., :2, :2] = 1.0
-    value = trainer._separation(image, flow, chi, torch.Generator())
+    value = trainer.separation(image, flow, chi, torch.Generator())
     inside, outside = cis.inpaint_both(trainer.inpainter, image, flow, chi)
     assert value.item() == pytest.approx(cis.separation_loss(flow, chi, inside, outside, 1e-2 + 20.48).item(), rel=1e-5)
 

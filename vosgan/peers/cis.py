@@ -289,7 +289,7 @@ class CISTrainer(PeerTrainer):
             return 1
         return max(1, cfg.coarse_block >> max(0, k - cfg.warmup) // cfg.coarse_steps)
 
-    def _separation(self, image, flow, chi, gen: torch.Generator, block: int = 1) -> torch.Tensor:
+    def separation(self, image, flow, chi, gen: torch.Generator, block: int = 1) -> torch.Tensor:
         """Eq. 9 for the generator's probabilities ``chi`` (B, 1, H, W), with the switches of ``CISConfig``;
         ``block`` > 1 averages chi over block x block cells first."""
         cfg = self.cfg
@@ -319,7 +319,7 @@ class CISTrainer(PeerTrainer):
             image, flow = self._batch(rng)
             with torch.no_grad():
                 chi = self.generator.probability(image, flow)
-            loss_i = self._separation(image, flow, chi, gen, self.block(k))
+            loss_i = self.separation(image, flow, chi, gen, self.block(k))
             self.opt_d.zero_grad(set_to_none=True)
             loss_i.backward()
             self._clip(self.inpainter)
@@ -329,7 +329,7 @@ class CISTrainer(PeerTrainer):
             return figures
         image, flow = self._batch(rng)
         chi = self.generator.probability(image, flow)
-        loss_g = -self._separation(image, flow, chi, gen, self.block(k))
+        loss_g = -self.separation(image, flow, chi, gen, self.block(k))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self._clip(self.generator)

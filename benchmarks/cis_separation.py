@@ -1,0 +1,54 @@
+"""CIS in ideal conditions: Eq. 9 (the run's epsilon) scored by a run's own trained inpainter for the
+generator's masks (drawn from chi, as in training) and for the true masks, on the same train batches.
+A generator stuck at a local optimum scores far below the true masks. Prints figures; asserts nothing.
+
+    python benchmarks/cis_separation.py runs/cis-ideal-st/checkpoint.pt [--batches 8] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from vosgan.checkpoint import load_checkpoint
+from vosgan.peers import cis
+from vosgan.peers.common import images, training_videos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    state = load_checkpoint(args.checkpoint)
+    cfg = cis.CISConfig(**state["config"])
+    if not cfg.ideal:
+        raise SystemExit(f"{args.checkpoint} was not trained in ideal conditions (--ideal)")
+    videos = training_videos("synthetic", "train", cfg.size, need_masks=True)
+    trainer = cis.CISTrainer(cfg, videos, args.seed)
+    trainer.load(state)
+    trainer.generator.eval(), trainer.inpainter.eval()
+    rng, gen = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)
+    scores = {"generator": [], "true masks": []}
+    names = list(videos)
+    with torch.no_grad():
+        for _ in range(args.batches):
+            picks = [videos[names[k]] for k in rng.integers(len(names), size=cfg.batch_size)]
+            ts = [int(rng.integers(len(frames))) for frames, _ in picks]
+            masks = np.stack([ids[t] for (_, ids), t in zip(picks, ts)])
+            image = images(np.stack([frames[t] for (frames, _), t in zip(picks, ts)]))
+            flow = torch.from_numpy(cis.ideal_flow(masks, cfg.ideal_range, rng)).permute(0, 3, 1, 2)
+            flow = cis.normalise_flow(flow, cfg.flow_floor)
+            chi = trainer.generator.probability(image, flow)
+            scores["generator"].append(trainer.separation(image, flow, chi, gen).item())
+            true = torch.from_numpy(masks > 0).float()[:, None]
+            scores["true masks"].append(trainer.separation(image, flow, true, gen).item())
+    for name, values in scores.items():
+        print(f"Eq. 9 with {name}: {np.mean(values):.3f} (sd {np.std(values):.3f} over {args.batches} batches)")
+
+
+if __name__ == "__main__":
+    main()

@@ -85,8 +85,6 @@ def test_cis_switches_need_binary_masks():
     for switch in ("sampled_mask", "direct_gradient"):
         with pytest.raises(ValueError, match="hard_mask"):
             cis.cis_config("tiny", **{switch: True})
-    with pytest.raises(ValueError, match="sampled_mask"):
-        cis.cis_config("tiny", hard_mask=True, shared_threshold=True)
 
 
 def test_cis_direct_gradient_by_hand():
@@ -131,21 +129,6 @@ def test_cis_sampled_mask_draws_the_region_from_chi():
     assert hard.separation(image, flow, chi, torch.Generator()).item() != pytest.approx(value.item())
 
 
-def test_cis_shared_threshold_samples_superlevel_sets():
-    image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
-    chi = torch.linspace(0, 1, 2 * 32 * 32).reshape(2, 1, 32, 32)  # a ramp: sample 0 below 0.5, sample 1 above
-    trainer = _cis_trainer(sampled_mask=True, shared_threshold=True)
-    value = trainer.separation(image, flow, chi, torch.Generator().manual_seed(3))
-    tau = torch.rand((2, 1, 1, 1), generator=torch.Generator().manual_seed(3))
-    region = (chi > tau).float()
-    for k in range(2):  # every pixel surer than the region's least sure one is in it
-        inside = chi[k][region[k] > 0]
-        assert inside.numel() == 0 or bool((region[k][chi[k] > inside.min()] > 0).all())
-    assert 0 < region.mean() < 1
-    expected = cis.separation_loss(flow, region, *cis.inpaint_both(trainer.inpainter, image, flow, region), 1e-2)
-    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
-
-
 def test_cis_coarse_masks_and_their_schedule():
     trainer = _cis_trainer(sampled_mask=True, coarse_block=8, coarse_steps=10, warmup=5)
     assert [trainer.block(k) for k in (0, 5, 14, 15, 25, 35, 45, 1000)] == [8, 8, 8, 4, 2, 1, 1, 1]
@@ -178,27 +161,6 @@ def test_cis_logit_scale_and_grad_clip():
         trainer._clip(trainer.generator)
     top = [max(q.grad.abs().max().item() for q in t.generator.parameters()) for t in (plain, authors)]
     assert top[0] > 0.01 and top[1] == pytest.approx(0.01)
-
-
-def test_cis_guard_band_hides_the_flow_around_each_side():
-    seen = []
-
-    def inpainter(image, visible, hidden):  # records what it is shown
-        seen.append((visible, hidden))
-        return torch.zeros_like(visible)
-
-    flow = torch.ones(1, 2, 8, 8)
-    region = torch.zeros(1, 1, 8, 8)
-    region[0, 0, 2:4, 2:4] = 1  # a 2 x 2 region
-    cis.inpaint_both(inpainter, None, flow, region)
-    cis.inpaint_both(inpainter, None, flow, region, guard=1)
-    (vis_in, hid_in), (vis_out, hid_out), (gvis_in, ghid_in), (gvis_out, ghid_out) = seen
-    assert torch.equal(hid_in, region) and torch.equal(vis_out, flow * region)  # no band: Eq. 9 as written
-    assert ghid_in.sum() == 16 and ghid_in[0, 0, 1:5, 1:5].all()  # the region and a 1-pixel band around it
-    assert gvis_in[:, :, 1:5, 1:5].abs().sum() == 0 and gvis_in.abs().sum() == 2 * (64 - 16)
-    assert gvis_out.abs().sum() == 0 and ghid_out.all()  # every region pixel touches the outside
-    with pytest.raises(ValueError, match="guard_band"):
-        cis.cis_config("tiny", guard_band=-1)
 
 
 def test_cis_epsilon_area_penalises_small_regions():
@@ -320,29 +282,13 @@ def test_train_peer_writes_a_named_checkpoint(bench):
 def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
     _, data = bench
     flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1", "--inpainter-levels", "1"]
-    flags += [
-        "--shared-threshold",
-        "--coarse-block",
-        "4",
-        "--coarse-steps",
-        "10",
-        "--logit-scale",
-        "0.1",
-        "--guard-band",
-        "2",
-    ]
+    flags += ["--coarse-block", "4", "--coarse-steps", "10", "--logit-scale", "0.1"]
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
     assert main([*args, *flags, "--no-progress", "--out", str(tmp_path / "st")]) == 0
     cfg = load_checkpoint(tmp_path / "st" / "checkpoint.pt")["config"]
     assert cfg["hard_mask"] and cfg["sampled_mask"] and cfg["direct_gradient"] and cfg["epsilon_area"] == 0.1
-    assert (
-        cfg["inpainter_levels"] == 1
-        and cfg["shared_threshold"]
-        and (cfg["coarse_block"], cfg["coarse_steps"]) == (4, 10)
-    )
-    assert (
-        cfg["logit_scale"] == 0.1 and cfg["guard_band"] == 2 and cfg["grad_clip"] == 0.0
-    )  # the preset's where no flag is given
+    assert cfg["inpainter_levels"] == 1 and (cfg["coarse_block"], cfg["coarse_steps"]) == (4, 10)
+    assert cfg["logit_scale"] == 0.1 and cfg["grad_clip"] == 0.0  # the preset's where no flag is given
     assert cis.CISSegmenter(tmp_path / "st" / "checkpoint.pt").inpainter.context.down  # the deeper inpainter loads
 
 

@@ -75,11 +75,6 @@ class CISConfig:
     # side's average (docs/peers.md, measured).
     sampled_mask: bool = False
     direct_gradient: bool = False
-    # Not in the paper (off in every preset; needs ``sampled_mask``): one uniform threshold per sample for all
-    # its pixels, so the region is a superlevel set of chi: a pixel with a middling chi (an object's inside)
-    # joins the region together with the surer pixels around it, never alone between visible neighbours
-    # that give its flow away.
-    shared_threshold: bool = False
     # Not in the paper (1 and 0 in every preset): coarse to fine. Eq. 9 sees chi averaged over
     # ``coarse_block`` x ``coarse_block`` cells (a sampled threshold per cell), the cell halving every
     # ``coarse_steps`` generator steps down to single pixels. A coarse region cannot be an object's outline, the
@@ -92,11 +87,6 @@ class CISConfig:
     # gradient entry of both networks clipped to [-grad_clip, grad_clip] (they use 0.2; 0 is off).
     logit_scale: float = 1.0
     grad_clip: float = 0.0
-    # Not in the paper (0 in every preset): the inpainter also loses the flow within ``guard_band`` pixels
-    # of the side it predicts. A sampled region is porous, and a region pixel's visible neighbours give
-    # its flow away: an object's inside, never sure enough to be hidden whole, leaves the region and
-    # only the outline stays (docs/peers.md). The band hides those neighbours.
-    guard_band: int = 0
     inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
     # Not in the presets (0): stride-2 levels added below the inpainter's 1/4-resolution features, so its
     # context spans the frame as the paper's CPN inpainter's does (its encoder reaches 1/64); the presets'
@@ -117,15 +107,11 @@ class CISConfig:
             raise ValueError(f"inpainter_levels must be in [0, log2(size / 4)], got {self.inpainter_levels}")
         if (self.sampled_mask or self.direct_gradient) and not self.hard_mask:
             raise ValueError("sampled_mask and direct_gradient act on binary masks: set hard_mask too")
-        if self.guard_band < 0:
-            raise ValueError(f"guard_band is a number of pixels >= 0, got {self.guard_band}")
         b = self.coarse_block
         if b < 1 or b & (b - 1) or self.size % b or (b > 1 and self.coarse_steps < 1):
             raise ValueError(
                 f"coarse_block must be a power of two dividing size {self.size} (got {b}), with coarse_steps >= 1"
             )
-        if self.shared_threshold and not self.sampled_mask:
-            raise ValueError("shared_threshold is a way of sampling the mask: set sampled_mask too")
 
 
 PRESETS = {
@@ -218,16 +204,9 @@ def separation_loss(
     return inner + outer
 
 
-def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """Max over the (2 radius + 1)^2 square around each pixel: (B, 1, H, W) -> (B, 1, H, W)."""
-    return nn.functional.max_pool2d(mask, 2 * radius + 1, 1, radius) if radius else mask
-
-
-def inpaint_both(inpainter: Inpainter, image: torch.Tensor, flow: torch.Tensor, chi: torch.Tensor, guard: int = 0):
-    """The inpainter's flow inside the region (from the outside) and outside it (from the inside). With
-    ``guard`` > 0 the flow within ``guard`` pixels of the side to predict is hidden too (not scored)."""
-    hidden_in, hidden_out = dilate(chi, guard), dilate(1 - chi, guard)
-    return inpainter(image, (1 - hidden_in) * flow, hidden_in), inpainter(image, (1 - hidden_out) * flow, hidden_out)
+def inpaint_both(inpainter: Inpainter, image: torch.Tensor, flow: torch.Tensor, chi: torch.Tensor):
+    """The inpainter's flow inside the region (from the outside) and outside it (from the inside)."""
+    return inpainter(image, (1 - chi) * flow, chi), inpainter(image, chi * flow, 1 - chi)
 
 
 def ideal_flow(masks: np.ndarray, limit: float, rng: np.random.Generator) -> np.ndarray:
@@ -297,15 +276,13 @@ class CISTrainer(PeerTrainer):
         cells = nn.functional.avg_pool2d(chi, block) if block > 1 else chi  # (B, 1, H / block, W / block)
         chi = repeat(cells, "b c h w -> b c (h p) (w q)", p=block, q=block)
         if not cfg.hard_mask:
-            return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi, cfg.guard_band), epsilon)
-        shape = (len(chi), 1, 1, 1) if cfg.shared_threshold else cells.shape
-        threshold = torch.rand(shape, generator=gen).to(chi.device) if cfg.sampled_mask else 0.5
+            return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi), epsilon)
+        threshold = torch.rand(cells.shape, generator=gen).to(chi.device) if cfg.sampled_mask else 0.5
         cut = (cells > threshold).float()
         region = repeat(cut, "b c h w -> b c (h p) (w q)", p=block, q=block)
         weights = region + chi - chi.detach()  # binary values, the soft mask's gradient (straight through)
         shown = region if cfg.direct_gradient else weights  # the mask the inpainter sees
-        predicted = inpaint_both(self.inpainter, image, flow, shown, cfg.guard_band)
-        return separation_loss(flow, weights, *predicted, epsilon)
+        return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, shown), epsilon)
 
     def _clip(self, net: nn.Module) -> None:
         if self.cfg.grad_clip > 0:

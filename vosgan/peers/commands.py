@@ -17,14 +17,12 @@ CIS_FLAGS = (
     "hard_mask",
     "sampled_mask",
     "direct_gradient",
-    "shared_threshold",
     "epsilon_area",
     "inpainter_levels",
     "coarse_block",
     "coarse_steps",
     "logit_scale",
     "grad_clip",
-    "guard_band",
 )  # train-peer's CIS-only
 
 
@@ -110,7 +108,6 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
         ("--hard-mask", "CIS: binary masks, straight-through gradient (not in the paper)"),
         ("--sampled-mask", "CIS, with --hard-mask: masks sampled from chi per pixel (not in the paper)"),
         ("--direct-gradient", "CIS, with --hard-mask: gradient through Eq. 9's weights only (not in the paper)"),
-        ("--shared-threshold", "CIS, with --sampled-mask: one threshold per sample (not in the paper)"),
     ):
         p.add_argument(flag, action="store_true", help=text)
     p.add_argument("--epsilon-area", type=float, default=None, help="CIS: extra epsilon, a fraction of the pixels")
@@ -121,7 +118,6 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--coarse-steps", type=int, default=None, help="CIS: generator steps per halving of the cells")
     p.add_argument("--logit-scale", type=float, default=None, help="CIS: the generator's logits times this")
     p.add_argument("--grad-clip", type=float, default=None, help="CIS: clip each gradient entry to this (0: off)")
-    p.add_argument("--guard-band", type=int, default=None, help="CIS: pixels of flow hidden around each side")
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")
     p.add_argument("--pretrain", type=positive_int, default=None, help="FaSTGAN's CE-only steps before the critics")
     p.add_argument("--batch-size", type=positive_int, default=None)

@@ -11,10 +11,11 @@ import argparse
 
 import numpy as np
 import torch
+from einops import rearrange
 
 from vosgan.checkpoint import load_checkpoint
 from vosgan.peers import cis
-from vosgan.peers.common import images, training_videos
+from vosgan.peers.common import training_videos
 
 
 def main() -> None:
@@ -33,18 +34,13 @@ def main() -> None:
     trainer.generator.eval(), trainer.inpainter.eval()
     rng, gen = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)
     scores = {"generator": [], "true masks": []}
-    names = list(videos)
     with torch.no_grad():
-        for _ in range(args.batches):
-            picks = [videos[names[k]] for k in rng.integers(len(names), size=cfg.batch_size)]
-            ts = [int(rng.integers(len(frames))) for frames, _ in picks]
-            masks = np.stack([ids[t] for (_, ids), t in zip(picks, ts)])
-            image = images(np.stack([frames[t] for (frames, _), t in zip(picks, ts)]))
-            flow = torch.from_numpy(cis.ideal_flow(masks, cfg.ideal_range, rng)).permute(0, 3, 1, 2)
+        for _ in range(args.batches):  # the training batches' sampler: frames, ideal flow and its masks
+            image, flow, masks = cis.sample_batch(videos, cfg, rng)
             flow = cis.normalise_flow(flow, cfg.flow_floor)
             chi = trainer.generator.probability(image, flow)
             scores["generator"].append(trainer.separation(image, flow, chi, gen).item())
-            true = torch.from_numpy(masks > 0).float()[:, None]
+            true = rearrange(torch.from_numpy(masks > 0).float(), "b h w -> b 1 h w")
             scores["true masks"].append(trainer.separation(image, flow, true, gen).item())
     for name, values in scores.items():
         print(f"Eq. 9 with {name}: {np.mean(values):.3f} (sd {np.std(values):.3f} over {args.batches} batches)")

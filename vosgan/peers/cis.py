@@ -105,6 +105,8 @@ class CISConfig:
             raise ValueError(f"CIS works at a size divisible by 4, got {self.size}")
         if self.inpainter_levels < 0 or self.size >> (2 + self.inpainter_levels) < 1:
             raise ValueError(f"inpainter_levels must be in [0, log2(size / 4)], got {self.inpainter_levels}")
+        if self.logit_scale <= 0 or self.grad_clip < 0:
+            raise ValueError(f"logit_scale must be > 0 and grad_clip >= 0, got {self.logit_scale}, {self.grad_clip}")
         if (self.sampled_mask or self.direct_gradient) and not self.hard_mask:
             raise ValueError("sampled_mask and direct_gradient act on binary masks: set hard_mask too")
         b = self.coarse_block
@@ -218,7 +220,8 @@ def ideal_flow(masks: np.ndarray, limit: float, rng: np.random.Generator) -> np.
 
 
 def sample_batch(videos: Videos, cfg: CISConfig, rng: np.random.Generator):
-    """A training batch: frames I_t (B, 3, H, W) in [-1, 1] and the flow to I_{t + dT} (B, 2, H, W) pixels."""
+    """A training batch: frames I_t (B, 3, H, W) in [-1, 1], the flow to I_{t + dT} (B, 2, H, W) pixels and,
+    in ideal conditions, the frames' object ids (B, H, W) the flow was built from (else None)."""
     names = list(videos)
     first, second, masks = [], [], []
     for k in rng.integers(len(names), size=cfg.batch_size):
@@ -234,10 +237,11 @@ def sample_batch(videos: Videos, cfg: CISConfig, rng: np.random.Generator):
             raise ValueError(
                 "the ideal-conditions experiment builds its flow from ground-truth masks; these videos have none"
             )
-        flow = ideal_flow(np.stack(masks), cfg.ideal_range, rng)
+        masks = np.stack(masks)
+        flow = ideal_flow(masks, cfg.ideal_range, rng)
     else:
-        flow = pairs_flow(first, second)
-    return images(first), rearrange(torch.from_numpy(flow), "b h w c -> b c h w")
+        masks, flow = None, pairs_flow(first, second)
+    return images(first), rearrange(torch.from_numpy(flow), "b h w c -> b c h w"), masks
 
 
 class CISTrainer(PeerTrainer):
@@ -257,8 +261,8 @@ class CISTrainer(PeerTrainer):
         return self.generator, self.inpainter
 
     def _batch(self, rng):
-        image, flow = (x.to(self.device) for x in sample_batch(self.videos, self.cfg, rng))
-        return image, normalise_flow(flow, self.cfg.flow_floor)
+        image, flow, _ = sample_batch(self.videos, self.cfg, rng)
+        return image.to(self.device), normalise_flow(flow.to(self.device), self.cfg.flow_floor)
 
     def block(self, k: int) -> int:
         """The cell size of step ``k``'s masks: ``coarse_block`` through the warm-up, then halving every

@@ -16,7 +16,7 @@ from vosgan.data.io import DataError
 from vosgan.data.synthetic import write_benchmark
 from vosgan.methods import load_segmenter
 from vosgan.peers import cis, fastgan
-from vosgan.peers.commands import parse_checkpoints
+from vosgan.peers.commands import CIS_FLAGS, cis_options, parse_checkpoints
 from vosgan.peers.common import train_peer, training_videos
 
 
@@ -161,6 +161,16 @@ def test_cis_logit_scale_and_grad_clip():
         trainer._clip(trainer.generator)
     top = [max(q.grad.abs().max().item() for q in t.generator.parameters()) for t in (plain, authors)]
     assert top[0] > 0.01 and top[1] == pytest.approx(0.01)
+
+
+def test_cis_options_count_a_zero_as_given():
+    import argparse
+
+    args = argparse.Namespace(**dict.fromkeys(CIS_FLAGS))  # nothing given
+    args.hard_mask, args.grad_clip, args.ideal = True, 0.0, False
+    assert cis_options(args) == ["hard_mask", "grad_clip"]
+    with pytest.raises(ValueError, match="logit_scale"):
+        cis.cis_config("tiny", logit_scale=0.0)  # a 0 reaches the config and is refused, not replaced
 
 
 def test_cis_epsilon_area_penalises_small_regions():

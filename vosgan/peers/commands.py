@@ -26,6 +26,11 @@ CIS_FLAGS = (
 )  # train-peer's CIS-only
 
 
+def cis_options(args: argparse.Namespace) -> list[str]:
+    """The CIS-only options given on the command line (a 0 counts as given; an unset switch does not)."""
+    return [k for k in CIS_FLAGS if getattr(args, k) is not None and getattr(args, k) is not False]
+
+
 def make_trainer(args: argparse.Namespace):
     """The trainer ``args`` describe, on its training videos (the split's frames; FaSTGAN also its masks)."""
     from vosgan.device import resolve_device
@@ -36,7 +41,7 @@ def make_trainer(args: argparse.Namespace):
     if args.method == "cis":
         from vosgan.peers.cis import CISTrainer, cis_config
 
-        switches = {k: getattr(args, k) or None for k in CIS_FLAGS}  # unset: the preset's
+        switches = {k: getattr(args, k) for k in cis_options(args)}  # the rest: the preset's
         cfg = cis_config(args.preset, **switches, **common)
         videos = training_videos(args.data, args.split, cfg.size, need_masks=cfg.ideal, fmt=args.format)
         return CISTrainer(cfg, videos, args.seed, device)
@@ -51,7 +56,7 @@ def _train_peer(args: argparse.Namespace) -> int:
     from vosgan.peers.common import train_peer
     from vosgan.runs import prepare_run_folder
 
-    cis_only = [f"--{k.replace('_', '-')}" for k in CIS_FLAGS if getattr(args, k)]
+    cis_only = [f"--{k.replace('_', '-')}" for k in cis_options(args)]
     if cis_only and args.method != "cis":
         raise ValueError(f"{' '.join(cis_only)}: CIS's options; they do not apply to --method {args.method}")
     prepare_run_folder(Path(args.out), args.resume)  # a bad --out fails before the data is read

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from vosgan.augment import DiffAugment, Geometry, shift_foreground, translate
+from vosgan.augment import DiffAugment, Geometry, glide_foreground, glide_offsets, shift_foreground, translate
 from vosgan.cli import build_parser
 from vosgan.config import build_config, get_preset
 from vosgan.distributed import DistInfo
@@ -39,6 +39,34 @@ def test_shift_foreground_recomposes_eq_1_with_a_moved_object():
     assert not torch.equal(moved.mask, mask)  # seed 1 moves at least one clip
     # one offset per clip: each frame's object sits at the same place
     assert torch.equal(moved.mask[:, :, :1].expand_as(moved.mask), moved.mask)
+
+
+def test_glide_moves_the_object_at_one_constant_velocity_per_clip():
+    dx, dy = glide_offsets(64, 9, 1.0, torch.Generator().manual_seed(0))
+    assert dx.shape == (64, 9) and (dx[:, 4] == 0).all() and (dy[:, 4] == 0).all()  # still at the middle frame
+    assert dx.abs().max() <= 4 and dx.abs().max() >= 3 and not torch.equal(dx, dy)
+    # constant velocity: the offsets are antisymmetric about the middle frame and grow monotonically
+    assert torch.equal(dx, -dx.flip(1)) and ((dx.diff(dim=1) * dx[:, -1:].sign()) >= 0).all()
+    g = torch.Generator().manual_seed(0)
+    mask = torch.zeros(2, 1, 5, 16, 16)
+    mask[:, :, :, 7:9, 7:9] = 1
+    out = GeneratorOutput(
+        torch.zeros(2, 3, 5, 16, 16),
+        torch.rand(2, 3, 5, 16, 16, generator=g),
+        torch.rand(2, 3, 16, 16, generator=g),
+        mask,
+    )
+    moved = glide_foreground(out, 0.125, torch.Generator().manual_seed(3))  # up to 2 px per frame
+    torch.testing.assert_close(
+        moved.video, moved.mask * moved.foreground + (1 - moved.mask) * out.background[:, :, None]
+    )
+    assert torch.equal(moved.background, out.background) and torch.equal(moved.mask[:, :, 2], mask[:, :, 2])
+    ex, ey = glide_offsets(2, 5, 2.0, torch.Generator().manual_seed(3))
+    for b in range(2):
+        for t in range(5):  # frame t of clip b is the original moved by that frame's offset
+            expect = translate(mask[b : b + 1, :, t : t + 1], ex[b, t : t + 1], ey[b, t : t + 1])
+            assert torch.equal(moved.mask[b : b + 1, :, t : t + 1], expect)
+    assert not torch.equal(moved.mask[:, :, 0], moved.mask[:, :, -1])  # it moved
 
 
 def test_diffaugment_is_shared_over_frames_and_its_geometry_moves_targets():
@@ -87,10 +115,11 @@ def test_mode_seeking_motion_pairs_share_the_scene(tiny_dataset):
     assert torch.equal(z_c[:2], z_c[2:]) and not torch.equal(z_m[:2], z_m[2:])
 
 
-@pytest.mark.parametrize("option", ["shift", "diffaugment", "r1", "hinge"])
+@pytest.mark.parametrize("option", ["shift", "glide", "diffaugment", "r1", "hinge"])
 def test_each_discriminator_side_option_changes_the_run_and_stays_finite(tiny_dataset, option):
     overrides = {
         "shift": {"loss": {"shift": 0.125}},
+        "glide": {"loss": {"glide": 0.03}},
         "diffaugment": {"loss": {"diffaugment": "color,translation,cutout"}},
         "r1": {"loss": {"r1": 1.0}},
         "hinge": {"loss": {"gan": "hinge"}},

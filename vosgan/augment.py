@@ -5,6 +5,9 @@ all off in every preset, see docs/architecture.md).
   generative models"): the foreground and its mask move together by a random integer offset
   relative to the background before composition, so only masks that cover whole objects survive.
   One offset per clip, the same for all frames, keeps the clip's motion.
+- ``glide_foreground``: the kit's own, after the same idea: foreground and mask glide together at one
+  random constant velocity per clip relative to the static background, so every generated object
+  moves like the benchmark's objects (a rigid translation over a still scene) whatever G does.
 - ``paste_on_backgrounds``: after the copy-pasting GAN (Arandjelovic & Zisserman 2019), the generated
   foreground and mask composited over a real background (a real clip's temporal median).
 - ``add_static_decoy``: the kit's own, a still copy of the generated object behind the moving one in
@@ -48,12 +51,40 @@ def random_offsets(batch: int, size: int, fraction: float, rng: torch.Generator)
     return tuple(torch.randint(-limit, limit + 1, (batch,), generator=rng) for _ in range(2))
 
 
+def recompose(out: GeneratorOutput, move) -> GeneratorOutput:
+    """Eq. 1 again with ``move`` applied to the foreground and the mask (the background stays)."""
+    mask, foreground = move(out.mask), move(out.foreground)
+    video = mask * foreground + (1 - mask) * rearrange(out.background, "b c h w -> b c 1 h w")
+    return GeneratorOutput(video=video, foreground=foreground, background=out.background, mask=mask)
+
+
 def shift_foreground(out: GeneratorOutput, fraction: float, rng: torch.Generator) -> GeneratorOutput:
     """Eq. 1 recomposed with foreground and mask shifted by one random offset per clip."""
     dx, dy = random_offsets(out.mask.shape[0], out.mask.shape[-1], fraction, rng)
-    mask, foreground = translate(out.mask, dx, dy), translate(out.foreground, dx, dy)
-    video = mask * foreground + (1 - mask) * rearrange(out.background, "b c h w -> b c 1 h w")
-    return GeneratorOutput(video=video, foreground=foreground, background=out.background, mask=mask)
+    return recompose(out, lambda x: translate(x, dx, dy))
+
+
+def glide_offsets(batch: int, frames: int, speed: float, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integer offsets (B, T), (B, T) of a constant velocity per clip, each component uniform in
+    [-speed, speed] pixels per frame, rounded per frame and zero at the clip's middle."""
+    velocity = (torch.rand(2, batch, 1, generator=rng) * 2 - 1) * speed
+    time = torch.arange(frames) - (frames - 1) / 2
+    dx, dy = torch.round(velocity * time)
+    return dx.long(), dy.long()
+
+
+def glide_foreground(out: GeneratorOutput, speed: float, rng: torch.Generator) -> GeneratorOutput:
+    """Eq. 1 recomposed with foreground and mask gliding at one random velocity per clip (up to
+    ``speed`` x size pixels per frame in each direction) over the still background."""
+    b, _, t, _, w = out.mask.shape
+    dx, dy = glide_offsets(b, t, speed * w, rng)
+
+    def move(x: torch.Tensor) -> torch.Tensor:  # every frame by its own offset
+        frames = rearrange(x, "b c t h w -> (b t) c 1 h w")
+        moved = translate(frames, rearrange(dx, "b t -> (b t)"), rearrange(dy, "b t -> (b t)"))
+        return rearrange(moved, "(b t) c 1 h w -> b c t h w", b=b)
+
+    return recompose(out, move)
 
 
 def temporal_median(video: torch.Tensor) -> torch.Tensor:

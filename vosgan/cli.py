@@ -103,6 +103,7 @@ TRAIN_OPTIONS = (
     ("--area-max", "loss", "area_max", FRACTION, "upper end of the area hinge"),
     ("--binarize", "loss", "binarize", NONNEGATIVE, "weight of mean(min(m, 1 - m))"),
     ("--shift", "loss", "shift", number(float, 0, 0.5), "random shift of foreground and mask, share of the size"),
+    ("--glide", "loss", "glide", number(float, 0, 0.25), "foreground glide speed, share of the size per frame"),
     ("--diffaugment", "loss", "diffaugment", str, "DiffAugment policies, e.g. color,translation,cutout"),
     ("--real-background", "loss", "real_background", FRACTION, "share of fakes pasted on a real clip's median"),
     ("--static-decoy", "loss", "static_decoy", FRACTION, "share of D's fakes with a still copy of the object"),

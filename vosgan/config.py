@@ -87,6 +87,10 @@ class LossConfig:
     # Bielski & Favaro 2019: foreground and mask shifted together relative to the background by a
     # random integer offset per clip (up to shift x size pixels), the same for all frames.
     shift: float = 0.0
+    # The kit's own, after Bielski & Favaro: foreground and mask glide together at one random constant
+    # velocity per clip (each component uniform in [-glide, glide] x size pixels per frame) over the
+    # still background, so G's objects move like the data's whatever G's own motion does.
+    glide: float = 0.0
     # DiffAugment (Zhao et al. 2020) on real and generated clips before D, one draw per clip for all
     # frames: any of 'color', 'translation', 'cutout', comma-separated ('' = off).
     diffaugment: str = ""
@@ -148,6 +152,8 @@ class VOSGANConfig:
         unknown = set(filter(None, self.loss.diffaugment.split(","))) - set(AUGMENTATIONS)
         if unknown:
             raise ValueError(f"loss.diffaugment: unknown policies {sorted(unknown)}; choose from {AUGMENTATIONS}")
+        if self.loss.glide < 0:
+            raise ValueError(f"loss.glide is a speed (share of the size per frame), got {self.loss.glide}")
         if not 0 <= self.loss.static_decoy <= 1:
             raise ValueError(f"loss.static_decoy is a probability, got {self.loss.static_decoy}")
         if not 0 <= self.loss.real_background <= 1:

@@ -14,7 +14,14 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from vosgan.augment import DiffAugment, add_static_decoy, paste_on_backgrounds, shift_foreground, temporal_median
+from vosgan.augment import (
+    DiffAugment,
+    add_static_decoy,
+    glide_foreground,
+    paste_on_backgrounds,
+    shift_foreground,
+    temporal_median,
+)
 from vosgan.callbacks import Callback, ProgressBar
 from vosgan.checkpoint import CheckpointError, check_config, is_export, load_weights, nonfinite_tensors
 from vosgan.config import VOSGANConfig
@@ -142,13 +149,15 @@ class Trainer:
         return z_c, z_m
 
     def _generate(self) -> tuple[GeneratorOutput, torch.Tensor, torch.Tensor]:
-        """A generated batch, perturbed by the foreground shift when it is on, and its latents."""
+        """A generated batch, perturbed by the foreground shift and glide when they are on, and its latents."""
         z_c, z_m = self._latents()
         fake = self.generator(z_c, z_m)
         if self.cfg.loss.real_background and self._backgrounds is not None:
             fake = paste_on_backgrounds(fake, self._backgrounds, self.cfg.loss.real_background, self.aug_rng)
         if self.cfg.loss.shift:
             fake = shift_foreground(fake, self.cfg.loss.shift, self.aug_rng)
+        if self.cfg.loss.glide:
+            fake = glide_foreground(fake, self.cfg.loss.glide, self.aug_rng)
         return fake, z_c, z_m
 
     def d_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:

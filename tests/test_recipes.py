@@ -69,6 +69,22 @@ def test_glide_moves_the_object_at_one_constant_velocity_per_clip():
     assert not torch.equal(moved.mask[:, :, 0], moved.mask[:, :, -1])  # it moved
 
 
+def test_balanced_segmentation_weighs_each_class_by_the_others_share():
+    from vosgan.losses import segmentation_loss
+
+    mask = torch.zeros(2, 1, 3, 4, 4)
+    mask[:, :, :, 0, :2] = 1  # 2 of 16 pixels: foreground share 1/8
+    logits = torch.randn(2, 1, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    per_pixel = torch.nn.functional.binary_cross_entropy_with_logits(logits, mask, reduction="none")
+    weight = torch.where(mask > 0.5, 7 / 8, 1 / 8)
+    expected = (per_pixel * weight).sum() / weight.sum()
+    torch.testing.assert_close(segmentation_loss(logits, mask, balanced=True), expected)
+    torch.testing.assert_close(segmentation_loss(logits, mask), per_pixel.mean())
+    # predicting "no foreground anywhere" costs far more when balanced
+    empty = torch.full_like(logits, -4.0)
+    assert segmentation_loss(empty, mask, balanced=True) > 3 * segmentation_loss(empty, mask)
+
+
 def test_diffaugment_is_shared_over_frames_and_its_geometry_moves_targets():
     aug = DiffAugment("color,translation,cutout")
     x = torch.rand(4, 3, 1, 16, 16).repeat(1, 1, 5, 1, 1) * 2 - 1  # static clips
@@ -147,12 +163,13 @@ def test_every_training_flag_reaches_the_config():
             "--upsampling",
             "resize",
             "--mode-seeking-motion",
+            "--balanced-segmentation",
         ]
     )
     cfg = build_config("small", None, _overrides(args))
     # --mask-area alone is kept (the old CLI dropped it without --mask-prior)
     assert cfg.loss.mask_area == 0.2 and cfg.loss.flow_weight == 4.0 and cfg.generator.upsampling == "resize"
-    assert cfg.loss.mode_seeking_motion and cfg.loss.mask_prior == 0.0
+    assert cfg.loss.mode_seeking_motion and cfg.loss.balanced_segmentation and cfg.loss.mask_prior == 0.0
     assert _overrides(build_parser().parse_args(["train", "--out", "x"])) == {}
     fields = {(section, name) for _, section, name, _, _ in TRAIN_OPTIONS}
     assert len(fields) == len(TRAIN_OPTIONS)

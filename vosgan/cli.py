@@ -120,6 +120,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict]:
             sections.setdefault(section, {})[name] = value
     if args.mode_seeking_motion:
         sections.setdefault("loss", {})["mode_seeking_motion"] = True
+    if args.balanced_segmentation:
+        sections.setdefault("loss", {})["balanced_segmentation"] = True
     return sections
 
 
@@ -293,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, _, _, kind, text in TRAIN_OPTIONS:
         p.add_argument(flag, type=kind, default=None, help=text + "; the preset's value by default")
     p.add_argument("--mode-seeking-motion", action="store_true", help="mode-seeking pairs share z_C (z_M only)")
+    p.add_argument(
+        "--balanced-segmentation", action="store_true", help="class-balanced NLL for D's segmentation of fakes"
+    )
     p.add_argument(
         "--threads",
         type=COUNT,

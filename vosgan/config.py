@@ -75,6 +75,9 @@ class LossConfig:
     # (not z_C) to move the mask (an adaptation of MSGAN to the two latent spaces; not in a paper).
     mode_seeking_motion: bool = False
     flow_weight: float = 1.0  # multiplies alpha in Eq. 2 (1 in the paper)
+    # Not in the paper, off in every preset: Eq. 2's segmentation NLL class-balanced (each class weighed
+    # by the other's share in the batch), as OSVOS and FaSTGAN's Eq. 2 train segmenters on small objects.
+    balanced_segmentation: bool = False
     # Options from the literature (docs/architecture.md), all off in every preset:
     gan: str = "standard"  # 'standard' (Eq. 2-3) or 'hinge' (Lim & Ye 2017; ReDO, SAGAN)
     r1: float = 0.0  # gamma of the R1 penalty gamma/2 E|grad_x D(x)|^2 on real clips (Mescheder et al. 2018)

@@ -54,14 +54,38 @@ def mode_seeking_loss(mask: torch.Tensor, z_c: torch.Tensor, z_m: torch.Tensor, 
     return (1 / (d_mask / d_z + eps)).mean()
 
 
-def segmentation_loss(seg_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def segmentation_loss(seg_logits: torch.Tensor, mask: torch.Tensor, balanced: bool = False) -> torch.Tensor:
     """Eq. 2, line 3: NLL2D(D_seg(G(z)), m(z)), the mean pixel-wise negative log-likelihood.
 
     The generator's mask m(z) (B, 1, T, H, W) in [0, 1] is the label map, binarised at 0.5 and
     detached: the discriminator learns to segment, the generator is not pulled by this term.
+    ``balanced`` weighs the classes as ``weighted_segmentation_loss`` does (not in the paper).
     """
     target = (mask.detach() > 0.5).to(seg_logits.dtype)
+    if balanced:
+        every_frame = seg_logits.new_ones(seg_logits.shape[0], seg_logits.shape[2])
+        return weighted_segmentation_loss(seg_logits, target, every_frame, balanced=True)
     return F.binary_cross_entropy_with_logits(seg_logits, target)
+
+
+def weighted_segmentation_loss(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, balanced: bool = False
+) -> torch.Tensor:
+    """Pixel-wise NLL (binary cross-entropy) over annotated frames only; ``weight`` is (B, T).
+
+    ``balanced`` weighs foreground and background pixels by the other class's share in the batch
+    (the class-balanced loss of OSVOS and its successors). Objects cover ~10% of the benchmark's
+    pixels; with the plain NLL a segmenter trained from scratch predicts no foreground at all for
+    the first few hundred steps (J 0.0 after 150 steps, 10.6 after 600, against 24.7 after 150
+    with balancing: `small` preset, 84 training videos, lr 2e-4).
+    """
+    per_pixel = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")  # (B, 1, T, H, W)
+    pixel_weight = rearrange(weight, "b t -> b 1 t 1 1").expand_as(per_pixel)
+    if balanced:
+        positive = (target * pixel_weight).sum()
+        total = pixel_weight.sum().clamp_min(1)
+        pixel_weight = pixel_weight * torch.where(target > 0.5, 1 - positive / total, positive / total)
+    return (per_pixel * pixel_weight).sum() / pixel_weight.sum().clamp_min(1e-8)
 
 
 def flow_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -143,7 +167,7 @@ def discriminator_loss(
         adversarial = F.relu(1 - real.logit.float()).mean() + F.relu(1 + fake.logit.float()).mean()
     else:
         adversarial = d_adversarial_loss(real.logit.float(), fake.logit.float())
-    seg = segmentation_loss(fake.segmentation.float(), mask) if cfg.segmentation else zero
+    seg = segmentation_loss(fake.segmentation.float(), mask, cfg.balanced_segmentation) if cfg.segmentation else zero
     flow_fake = flow_loss(fake.flow, fake_flow_target) if cfg.flow else zero
     flow_real = flow_loss(real.flow, real_flow_target) if cfg.flow else zero
     r1 = zero if r1 is None else r1

@@ -133,8 +133,6 @@ def test_cis_coarse_masks_and_their_schedule():
     trainer = _cis_trainer(sampled_mask=True, coarse_block=8, coarse_steps=10, warmup=5)
     assert [trainer.block(k) for k in (0, 5, 14, 15, 25, 35, 45, 1000)] == [8, 8, 8, 4, 2, 1, 1, 1]
     assert _cis_trainer().block(10**6) == 1
-    floor = _cis_trainer(sampled_mask=True, coarse_block=8, coarse_steps=10, warmup=5, coarse_min=2)
-    assert [floor.block(k) for k in (0, 15, 25, 35, 1000)] == [8, 4, 2, 2, 2]
     image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
     chi = torch.rand(2, 1, 32, 32, requires_grad=True)
     value = trainer.separation(image, flow, chi, torch.Generator().manual_seed(1), block=8)
@@ -149,9 +147,6 @@ def test_cis_coarse_masks_and_their_schedule():
     for bad in ({"coarse_block": 3, "coarse_steps": 1}, {"coarse_block": 4}):
         with pytest.raises(ValueError, match="coarse_block"):
             cis.cis_config("tiny", **bad)
-    for bad in (3, 16):
-        with pytest.raises(ValueError, match="coarse_min"):
-            cis.cis_config("tiny", coarse_block=8, coarse_steps=1, coarse_min=bad)
 
 
 def test_cis_logit_scale_and_grad_clip():
@@ -297,12 +292,12 @@ def test_train_peer_writes_a_named_checkpoint(bench):
 def test_train_peer_cis_switches_reach_the_config(bench, tmp_path):
     _, data = bench
     flags = ["--hard-mask", "--sampled-mask", "--direct-gradient", "--epsilon-area", "0.1", "--inpainter-levels", "1"]
-    flags += ["--coarse-block", "4", "--coarse-steps", "10", "--coarse-min", "2", "--logit-scale", "0.1"]
+    flags += ["--coarse-block", "4", "--coarse-steps", "10", "--logit-scale", "0.1"]
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
     assert main([*args, *flags, "--no-progress", "--out", str(tmp_path / "st")]) == 0
     cfg = load_checkpoint(tmp_path / "st" / "checkpoint.pt")["config"]
     assert cfg["hard_mask"] and cfg["sampled_mask"] and cfg["direct_gradient"] and cfg["epsilon_area"] == 0.1
-    assert cfg["inpainter_levels"] == 1 and (cfg["coarse_block"], cfg["coarse_steps"], cfg["coarse_min"]) == (4, 10, 2)
+    assert cfg["inpainter_levels"] == 1 and (cfg["coarse_block"], cfg["coarse_steps"]) == (4, 10)
     assert cfg["logit_scale"] == 0.1 and cfg["grad_clip"] == 0.0  # the preset's where no flag is given
     assert cis.CISSegmenter(tmp_path / "st" / "checkpoint.pt").inpainter.context.down  # the deeper inpainter loads
 

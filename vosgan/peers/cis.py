@@ -82,7 +82,6 @@ class CISConfig:
     # the visible inside around it). Measured: objects fill at 4-2 px cells, the outlines return at 1 px.
     coarse_block: int = 1
     coarse_steps: int = 0
-    coarse_min: int = 1  # the finest cell the halving stops at (1: single pixels)
     # Not in the paper (1 and 0 in every preset), both from the CIS authors' code: the generator's logits
     # multiplied by ``logit_scale`` before the softmax (they divide by 10: slower saturation), and every
     # gradient entry of both networks clipped to [-grad_clip, grad_clip] (they use 0.2; 0 is off).
@@ -115,9 +114,6 @@ class CISConfig:
             raise ValueError(
                 f"coarse_block must be a power of two dividing size {self.size} (got {b}), with coarse_steps >= 1"
             )
-        m = self.coarse_min
-        if m < 1 or m & (m - 1) or m > b:
-            raise ValueError(f"coarse_min must be a power of two no larger than coarse_block {b}, got {m}")
 
 
 PRESETS = {
@@ -270,11 +266,11 @@ class CISTrainer(PeerTrainer):
 
     def block(self, k: int) -> int:
         """The cell size of step ``k``'s masks: ``coarse_block`` through the warm-up, then halving every
-        ``coarse_steps`` generator steps down to ``coarse_min``."""
+        ``coarse_steps`` generator steps down to 1."""
         cfg = self.cfg
         if cfg.coarse_block == 1:
             return 1
-        return max(cfg.coarse_min, cfg.coarse_block >> max(0, k - cfg.warmup) // cfg.coarse_steps)
+        return max(1, cfg.coarse_block >> max(0, k - cfg.warmup) // cfg.coarse_steps)
 
     def separation(self, image, flow, chi, gen: torch.Generator, block: int = 1) -> torch.Tensor:
         """Eq. 9 for the generator's probabilities ``chi`` (B, 1, H, W), with the switches of ``CISConfig``;

@@ -21,7 +21,6 @@ CIS_FLAGS = (
     "inpainter_levels",
     "coarse_block",
     "coarse_steps",
-    "coarse_min",
     "logit_scale",
     "grad_clip",
 )  # train-peer's CIS-only
@@ -122,7 +121,6 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     )
     p.add_argument("--coarse-block", type=int, default=None, help="CIS: masks start in cells of this many pixels")
     p.add_argument("--coarse-steps", type=int, default=None, help="CIS: generator steps per halving of the cells")
-    p.add_argument("--coarse-min", type=int, default=None, help="CIS: the finest cell the halving stops at")
     p.add_argument("--logit-scale", type=float, default=None, help="CIS: the generator's logits times this")
     p.add_argument("--grad-clip", type=float, default=None, help="CIS: clip each gradient entry to this (0: off)")
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")

@@ -11,7 +11,8 @@ from vosgan.data.io import DataError, read_mask, write_image
 from vosgan.data.samples import available_samples, read_sample, sample_path
 from vosgan.data.synthetic import make_benchmark, make_clip
 from vosgan.experiments import SegmentationExperiment, overlay_maps, run_experiments, table_text
-from vosgan.finetune import finetune, label_weights, train_on_generator, weighted_segmentation_loss
+from vosgan.finetune import finetune, label_weights, train_on_generator
+from vosgan.losses import weighted_segmentation_loss
 from vosgan.metrics.evaluate import evaluate_folders
 from vosgan.segment import segment_frames
 

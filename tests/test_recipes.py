@@ -149,7 +149,7 @@ def test_each_discriminator_side_option_changes_the_run_and_stays_finite(tiny_da
 
 
 def test_every_training_flag_reaches_the_config():
-    from vosgan.cli import TRAIN_OPTIONS, _overrides
+    from vosgan.cli import TRAIN_OPTIONS, TRAIN_SWITCHES, _overrides
 
     args = build_parser().parse_args(
         [
@@ -173,6 +173,10 @@ def test_every_training_flag_reaches_the_config():
     assert _overrides(build_parser().parse_args(["train", "--out", "x"])) == {}
     fields = {(section, name) for _, section, name, _, _ in TRAIN_OPTIONS}
     assert len(fields) == len(TRAIN_OPTIONS)
+    for flag, section, name, _ in TRAIN_SWITCHES:  # each on/off flag sets its own field only
+        cfg = build_config("small", None, _overrides(build_parser().parse_args(["train", "--out", "x", flag])))
+        assert getattr(getattr(cfg, section), name) is True
+        assert cfg.loss.gan == "standard" and cfg.loss.mask_prior == 0.0
 
 
 def test_real_background_pastes_the_foreground_over_a_real_clips_median(tiny_dataset):

@@ -112,16 +112,22 @@ TRAIN_OPTIONS = (
 )
 
 
+# on/off options of `vosgan train` (off in every preset): flag, config section, field, help
+TRAIN_SWITCHES = (
+    ("--mode-seeking-motion", "loss", "mode_seeking_motion", "mode-seeking pairs share z_C (z_M only)"),
+    ("--balanced-segmentation", "loss", "balanced_segmentation", "class-balanced NLL for D's segmentation of fakes"),
+)
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, dict]:
     sections: dict[str, dict] = {}
     for flag, section, name, _, _ in TRAIN_OPTIONS:
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             sections.setdefault(section, {})[name] = value
-    if args.mode_seeking_motion:
-        sections.setdefault("loss", {})["mode_seeking_motion"] = True
-    if args.balanced_segmentation:
-        sections.setdefault("loss", {})["balanced_segmentation"] = True
+    for flag, section, name, _ in TRAIN_SWITCHES:
+        if getattr(args, flag[2:].replace("-", "_")):
+            sections.setdefault(section, {})[name] = True
     return sections
 
 
@@ -294,10 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, _, _, kind, text in TRAIN_OPTIONS:
         p.add_argument(flag, type=kind, default=None, help=text + "; the preset's value by default")
-    p.add_argument("--mode-seeking-motion", action="store_true", help="mode-seeking pairs share z_C (z_M only)")
-    p.add_argument(
-        "--balanced-segmentation", action="store_true", help="class-balanced NLL for D's segmentation of fakes"
-    )
+    for flag, _, _, text in TRAIN_SWITCHES:
+        p.add_argument(flag, action="store_true", help=text)
     p.add_argument(
         "--threads",
         type=COUNT,

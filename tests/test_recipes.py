@@ -222,3 +222,29 @@ def test_static_decoy_is_a_still_copy_labelled_background(tiny_dataset):
     cfg = get_preset("tiny").with_overrides(loss={"static_decoy": 1.0})
     plain = Trainer(get_preset("tiny"), tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]
     assert Trainer(cfg, tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]["d_loss"] != plain["d_loss"]
+
+
+def test_camouflage_dresses_the_object_in_its_own_background(tiny_dataset):
+    from vosgan.augment import camouflage_foreground
+
+    b, t, size = 3, 4, 32
+    background = torch.randn(b, 3, size, size)
+    mask = torch.zeros(b, 1, t, size, size)
+    mask[..., 8:16, 8:16] = 1
+    foreground = torch.ones(b, 3, t, size, size)
+    out = GeneratorOutput(mask * foreground + (1 - mask) * background[:, :, None], foreground, background, mask)
+    dressed = camouflage_foreground(out, 1.0, torch.Generator().manual_seed(5))
+    assert torch.equal(dressed.mask, mask) and torch.equal(dressed.background, background)
+    assert (dressed.foreground == dressed.foreground[:, :, :1]).all()  # a still texture
+    for k in range(b):  # the texture is the clip's own background, moved with wrap-around (same pixels)
+        moved = [torch.roll(background[k], (dy, dx), dims=(1, 2)) for dy in range(size) for dx in range(size)]
+        assert any(torch.equal(dressed.foreground[k, :, 0], m) for m in moved)
+    recomposed = mask * dressed.foreground + (1 - mask) * background[:, :, None]
+    assert torch.equal(dressed.video, recomposed)
+    assert torch.equal(camouflage_foreground(out, 0.0, torch.Generator().manual_seed(0)).video, out.video)
+    with pytest.raises(ValueError, match="camouflage"):
+        get_preset("tiny").with_overrides(loss={"camouflage": 1.5})
+    cfg = get_preset("tiny").with_overrides(loss={"camouflage": 1.0, "glide": 0.05})
+    glide = get_preset("tiny").with_overrides(loss={"glide": 0.05})
+    plain = Trainer(glide, tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]
+    assert Trainer(cfg, tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]["d_loss"] != plain["d_loss"]

@@ -12,6 +12,10 @@ all off in every preset, see docs/architecture.md).
   foreground and mask composited over a real background (a real clip's temporal median).
 - ``add_static_decoy``: the kit's own, a still copy of the generated object behind the moving one in
   the discriminator's fake clips; the segmentation target is the moving object only.
+- ``camouflage_foreground``: the kit's own, a share of the discriminator's generated clips take a
+  patch of their own background as the object's texture, so that, once it glides, only its motion
+  tells it from the scene (the premise of camouflage benchmarks, Lamdouar et al. 2020, "Betrayed by
+  Motion").
 - ``DiffAugment``: Zhao et al. 2020, the same differentiable transform on real and generated clips
   before D, drawn once per clip for all its frames (DIGAN's video version): colour, translation,
   cutout. The geometric part is returned so dense targets (segmentation, flow) get the same transform.
@@ -122,6 +126,19 @@ def add_static_decoy(out: GeneratorOutput, share: float, rng: torch.Generator) -
     behind = decoy * still(out.foreground) + (1 - decoy) * rearrange(out.background, "b c h w -> b c 1 h w")
     video = out.mask * out.foreground + (1 - out.mask) * behind
     return GeneratorOutput(video=video, foreground=out.foreground, background=out.background, mask=out.mask)
+
+
+def camouflage_foreground(out: GeneratorOutput, share: float, rng: torch.Generator) -> GeneratorOutput:
+    """For a random ``share`` of the clips, the foreground replaced by the clip's own background moved
+    by a random offset (wrapping around the borders), the same still texture in every frame; Eq. 1
+    recomposed. With ``glide_foreground`` after it, the object is the scene's own texture moving over it."""
+    b, _, t, h, w = out.mask.shape
+    chosen = rearrange(torch.rand(b, generator=rng) < share, "b -> b 1 1 1 1").to(out.mask.device)
+    dx, dy = torch.randint(0, w, (b,), generator=rng), torch.randint(0, h, (b,), generator=rng)
+    texture = translate(rearrange(out.background, "b c h w -> b c 1 h w"), dx, dy, wrap=True).expand(-1, -1, t, -1, -1)
+    foreground = torch.where(chosen, texture, out.foreground)
+    video = out.mask * foreground + (1 - out.mask) * rearrange(out.background, "b c h w -> b c 1 h w")
+    return GeneratorOutput(video=video, foreground=foreground, background=out.background, mask=out.mask)
 
 
 @dataclass

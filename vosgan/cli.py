@@ -107,6 +107,7 @@ TRAIN_OPTIONS = (
     ("--diffaugment", "loss", "diffaugment", str, "DiffAugment policies, e.g. color,translation,cutout"),
     ("--real-background", "loss", "real_background", FRACTION, "share of fakes pasted on a real clip's median"),
     ("--static-decoy", "loss", "static_decoy", FRACTION, "share of D's fakes with a still copy of the object"),
+    ("--camouflage", "loss", "camouflage", FRACTION, "share of D's fakes whose object wears the background"),
     ("--upsampling", "generator", "upsampling", str, "transposed (paper) or resize (upsample + 3x3 conv)"),
     ("--mask-bias", "generator", "mask_bias", number(float), "initial bias of the mask head"),
 )

@@ -106,6 +106,10 @@ class LossConfig:
     # copy of the generated object elsewhere in the frame, labelled background: only motion tells the
     # segmentation target from the decoy, so D's segmentation cannot rest on the generator's textures.
     static_decoy: float = 0.0
+    # The kit's own (not in a paper): this share of the discriminator's generated clips takes a patch
+    # of its own background as the object's texture (before the glide), so only the object's motion
+    # tells it from the scene and D's segmentation of it must come from motion.
+    camouflage: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,8 @@ class VOSGANConfig:
             raise ValueError(f"loss.glide is a speed (share of the size per frame), got {self.loss.glide}")
         if not 0 <= self.loss.static_decoy <= 1:
             raise ValueError(f"loss.static_decoy is a probability, got {self.loss.static_decoy}")
+        if not 0 <= self.loss.camouflage <= 1:
+            raise ValueError(f"loss.camouflage is a probability, got {self.loss.camouflage}")
         if not 0 <= self.loss.real_background <= 1:
             raise ValueError(f"loss.real_background is a probability, got {self.loss.real_background}")
         if not 0 <= self.train.ema < 1:

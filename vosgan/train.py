@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from vosgan.augment import (
     DiffAugment,
     add_static_decoy,
+    camouflage_foreground,
     glide_foreground,
     paste_on_backgrounds,
     shift_foreground,
@@ -148,12 +149,15 @@ class Trainer:
             z_c = torch.cat([z_c[:half], z_c[:half], z_c[2 * half :]])
         return z_c, z_m
 
-    def _generate(self) -> tuple[GeneratorOutput, torch.Tensor, torch.Tensor]:
-        """A generated batch, perturbed by the foreground shift and glide when they are on, and its latents."""
+    def _generate(self, for_d: bool = False) -> tuple[GeneratorOutput, torch.Tensor, torch.Tensor]:
+        """A generated batch, perturbed by the foreground shift and glide when they are on, and its latents;
+        ``for_d``: the discriminator's batch, which also gets the camouflage."""
         z_c, z_m = self._latents()
         fake = self.generator(z_c, z_m)
         if self.cfg.loss.real_background and self._backgrounds is not None:
             fake = paste_on_backgrounds(fake, self._backgrounds, self.cfg.loss.real_background, self.aug_rng)
+        if for_d and self.cfg.loss.camouflage:  # the generator is never asked to make camouflaged objects
+            fake = camouflage_foreground(fake, self.cfg.loss.camouflage, self.aug_rng)
         if self.cfg.loss.shift:
             fake = shift_foreground(fake, self.cfg.loss.shift, self.aug_rng)
         if self.cfg.loss.glide:
@@ -167,7 +171,7 @@ class Trainer:
         if c.real_background:  # this step's real backgrounds, for its D and G steps
             self._backgrounds = temporal_median(real)
         with torch.no_grad(), autocast(self.device, self.mixed_precision):
-            fake, _, _ = self._generate()
+            fake, _, _ = self._generate(for_d=True)
             if c.static_decoy:  # D's fakes only: the generator is never asked to make decoys
                 fake = add_static_decoy(fake, c.static_decoy, self.aug_rng)
         t0 = time.perf_counter()

@@ -149,6 +149,27 @@ def test_cis_coarse_masks_and_their_schedule():
             cis.cis_config("tiny", **bad)
 
 
+def test_cis_smooth_threshold_makes_blobs_not_scatter():
+    trainer = _cis_trainer(sampled_mask=True, threshold_cell=8)
+    field = trainer.threshold(torch.Size((2, 1, 32, 32)), torch.Generator().manual_seed(2))
+    assert field.shape == (2, 1, 32, 32) and 0 <= field.min() and field.max() <= 1
+    corners = torch.rand((2, 1, 5, 5), generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(field[..., ::8, ::8], corners[..., :4, :4])  # uniform noise at the cells' corners
+    assert torch.allclose(field[..., 4, 0], (corners[..., 0, 0] + corners[..., 1, 0]) / 2)  # linear between
+    # where chi is unsure (0.5), the region is a few large blobs: neighbours agree far more than per pixel
+    chi = torch.full((2, 1, 32, 32), 0.5)
+    region = (chi > field).float()
+    scatter = (chi > _cis_trainer(sampled_mask=True).threshold(chi.shape, torch.Generator().manual_seed(2))).float()
+    agree = lambda r: (r[..., 1:, :] == r[..., :-1, :]).float().mean()  # noqa: E731
+    assert agree(region) > 0.9 and agree(scatter) < 0.6
+    for bad, match in (
+        ({"threshold_cell": 8}, "sampled_mask"),
+        ({"sampled_mask": True, "threshold_cell": 5}, "divide"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            cis.cis_config("tiny", hard_mask=True, **bad)
+
+
 def test_cis_logit_scale_and_grad_clip():
     image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
     plain, authors = _cis_trainer(), _cis_trainer(logit_scale=0.1, grad_clip=0.01)

@@ -82,6 +82,11 @@ class CISConfig:
     # the visible inside around it). Measured: objects fill at 4-2 px cells, the outlines return at 1 px.
     coarse_block: int = 1
     coarse_steps: int = 0
+    # Not in the paper (1 in every preset; needs ``sampled_mask``): the per-pixel threshold replaced by a
+    # smooth random field, uniform noise on cells of ``threshold_cell`` pixels upsampled bilinearly, while
+    # chi keeps its pixels. Where chi is unsure the region comes in blobs instead of a porous scatter,
+    # so an object's inside is hidden with its neighbours rather than given away by them.
+    threshold_cell: int = 1
     # Not in the paper (1 and 0 in every preset), both from the CIS authors' code: the generator's logits
     # multiplied by ``logit_scale`` before the softmax (they divide by 10: slower saturation), and every
     # gradient entry of both networks clipped to [-grad_clip, grad_clip] (they use 0.2; 0 is off).
@@ -109,6 +114,10 @@ class CISConfig:
             raise ValueError(f"logit_scale must be > 0 and grad_clip >= 0, got {self.logit_scale}, {self.grad_clip}")
         if (self.sampled_mask or self.direct_gradient) and not self.hard_mask:
             raise ValueError("sampled_mask and direct_gradient act on binary masks: set hard_mask too")
+        if self.threshold_cell < 1 or self.size % self.threshold_cell:
+            raise ValueError(f"threshold_cell must divide size {self.size}, got {self.threshold_cell}")
+        if self.threshold_cell > 1 and not self.sampled_mask:
+            raise ValueError("threshold_cell shapes the sampled threshold: set sampled_mask too")
         b = self.coarse_block
         if b < 1 or b & (b - 1) or self.size % b or (b > 1 and self.coarse_steps < 1):
             raise ValueError(
@@ -281,12 +290,22 @@ class CISTrainer(PeerTrainer):
         chi = repeat(cells, "b c h w -> b c (h p) (w q)", p=block, q=block)
         if not cfg.hard_mask:
             return separation_loss(flow, chi, *inpaint_both(self.inpainter, image, flow, chi), epsilon)
-        threshold = torch.rand(cells.shape, generator=gen).to(chi.device) if cfg.sampled_mask else 0.5
+        threshold = self.threshold(cells.shape, gen).to(chi.device) if cfg.sampled_mask else 0.5
         cut = (cells > threshold).float()
         region = repeat(cut, "b c h w -> b c (h p) (w q)", p=block, q=block)
         weights = region + chi - chi.detach()  # binary values, the soft mask's gradient (straight through)
         shown = region if cfg.direct_gradient else weights  # the mask the inpainter sees
         return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, shown), epsilon)
+
+    def threshold(self, shape: torch.Size, gen: torch.Generator) -> torch.Tensor:
+        """The sampled threshold (B, 1, H, W): uniform per pixel, or a smooth field of ``threshold_cell``."""
+        cell = self.cfg.threshold_cell
+        if cell == 1:
+            return torch.rand(shape, generator=gen)
+        b, c, h, w = shape
+        noise = torch.rand((b, c, h // cell + 1, w // cell + 1), generator=gen)  # one more: the field's corners
+        field = nn.functional.interpolate(noise, size=(h + 1, w + 1), mode="bilinear", align_corners=True)
+        return field[..., :h, :w]
 
     def _clip(self, net: nn.Module) -> None:
         if self.cfg.grad_clip > 0:

@@ -21,6 +21,7 @@ CIS_FLAGS = (
     "inpainter_levels",
     "coarse_block",
     "coarse_steps",
+    "threshold_cell",
     "logit_scale",
     "grad_clip",
 )  # train-peer's CIS-only
@@ -121,6 +122,9 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     )
     p.add_argument("--coarse-block", type=int, default=None, help="CIS: masks start in cells of this many pixels")
     p.add_argument("--coarse-steps", type=int, default=None, help="CIS: generator steps per halving of the cells")
+    p.add_argument(
+        "--threshold-cell", type=int, default=None, help="CIS, with --sampled-mask: a smooth threshold on cells of N px"
+    )
     p.add_argument("--logit-scale", type=float, default=None, help="CIS: the generator's logits times this")
     p.add_argument("--grad-clip", type=float, default=None, help="CIS: clip each gradient entry to this (0: off)")
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")

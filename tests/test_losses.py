@@ -10,6 +10,7 @@ from vosgan.losses import (
     alpha_at,
     area_hinge_loss,
     binarization_loss,
+    compactness_loss,
     d_adversarial_loss,
     discriminator_loss,
     flow_loss,
@@ -109,13 +110,31 @@ def test_area_hinge_and_binarization_by_hand():
     assert binarization_loss(torch.full((1, 1, 1, 2, 2), 0.8)).item() == pytest.approx(0.2)
 
 
+def test_compactness_is_one_for_a_disc_and_grows_for_outlines():
+    ys, xs = torch.meshgrid(torch.arange(64) + 0.5, torch.arange(64) + 0.5, indexing="ij")
+    disc = (((ys - 30) ** 2 + (xs - 25) ** 2) < 100).float()
+    square = torch.zeros(64, 64)
+    square[20:40, 8:28] = 1  # on a grid of n = 20 pixels a side: 2 pi 2 (n^2 - 1) / 12 / n^2 = pi / 3 (1 - 1 / n^2)
+    outline = torch.ones(64, 64)
+    outline[3:-3, 3:-3] = 0  # a frame-border ring
+    frames = torch.stack([disc, square, outline])  # (3, H, W): one clip, three frames
+    per_frame = [compactness_loss(f[None, None, None]).item() for f in frames]
+    assert per_frame[0] == pytest.approx(1.0, abs=0.01) and per_frame[1] == pytest.approx(
+        math.pi / 3 * (1 - 1 / 400), rel=1e-5
+    )
+    assert per_frame[2] > 9
+    assert compactness_loss(frames[None, None]).item() == pytest.approx(sum(per_frame) / 3, rel=1e-5)
+    moved = torch.roll(disc, (7, -5), dims=(0, 1))
+    assert compactness_loss(moved[None, None, None]).item() == pytest.approx(per_frame[0], rel=1e-4)
+
+
 def test_generator_loss_adds_each_switched_on_term():
     g = torch.Generator().manual_seed(0)
     mask = torch.rand(4, 1, 2, 4, 4, generator=g)
     out = GeneratorOutput(torch.zeros(4, 3, 2, 4, 4), torch.zeros(4, 3, 2, 4, 4), torch.zeros(4, 3, 4, 4), mask)
     d = DiscriminatorOutput(torch.randn(4, generator=g), torch.zeros_like(mask), torch.zeros(4, 2, 2, 4, 4))
     z_c, z_m = torch.randn(4, 3, generator=g), torch.randn(4, 2, 3, generator=g)
-    cfg = LossConfig(mask_prior=2.0, mask_area=0.1, area_hinge=3.0, binarize=5.0, mode_seeking=0.5)
+    cfg = LossConfig(mask_prior=2.0, mask_area=0.1, area_hinge=3.0, binarize=5.0, mode_seeking=0.5, compactness=0.7)
     loss = generator_loss(d, out, z_c, z_m, cfg)
     expected = (
         g_adversarial_loss(d.logit)
@@ -123,6 +142,7 @@ def test_generator_loss_adds_each_switched_on_term():
         + 3.0 * area_hinge_loss(mask, 0.05, 0.3)
         + 5.0 * binarization_loss(mask)
         + 0.5 * mode_seeking_loss(mask, z_c, z_m)
+        + 0.7 * compactness_loss(mask)
     )
     torch.testing.assert_close(loss.total, expected)
     assert generator_loss(d, out, z_c, z_m, LossConfig()).total.item() == pytest.approx(

@@ -102,6 +102,7 @@ TRAIN_OPTIONS = (
     ("--area-min", "loss", "area_min", FRACTION, "lower end of the area hinge"),
     ("--area-max", "loss", "area_max", FRACTION, "upper end of the area hinge"),
     ("--binarize", "loss", "binarize", NONNEGATIVE, "weight of mean(min(m, 1 - m))"),
+    ("--compactness", "loss", "compactness", NONNEGATIVE, "weight of the masks' normalised moment of inertia"),
     ("--shift", "loss", "shift", number(float, 0, 0.5), "random shift of foreground and mask, share of the size"),
     ("--glide", "loss", "glide", number(float, 0, 0.25), "foreground glide speed, share of the size per frame"),
     ("--diffaugment", "loss", "diffaugment", str, "DiffAugment policies, e.g. color,translation,cutout"),

@@ -87,6 +87,10 @@ class LossConfig:
     area_min: float = 0.05
     area_max: float = 0.3
     binarize: float = 0.0
+    # Weight of a compactness prior on each frame's mask: its normalised moment of inertia, 1 for a disc
+    # and larger for outlines, stripes and scattered blobs (the compact-shape priors of interactive
+    # segmentation, e.g. Das, Veksler & Boykov 2009; here on G's masks). Not in the papers.
+    compactness: float = 0.0
     # Bielski & Favaro 2019: foreground and mask shifted together relative to the background by a
     # random integer offset per clip (up to shift x size pixels), the same for all frames.
     shift: float = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -108,6 +109,23 @@ def binarization_loss(mask: torch.Tensor) -> torch.Tensor:
     return torch.minimum(m, 1 - m).mean()
 
 
+def compactness_loss(mask: torch.Tensor, min_area: float = 0.01) -> torch.Tensor:
+    """Each frame's normalised moment of inertia 2 pi E_m|p - c|^2 / a of the mask (B, 1, T, H, W), with
+    coordinates p in [0, 1]^2, c the mask's centroid and a its area (share of the frame, at least
+    ``min_area``): 1 for a disc, the least for any shape of that area, larger for spread-out,
+    hollow or scattered masks (a frame-border outline, stripes). Mean over clips and frames."""
+    m = rearrange(mask.float(), "b 1 t h w -> (b t) h w")
+    h, w = m.shape[-2:]
+    ys = rearrange((torch.arange(h, device=m.device) + 0.5) / h, "h -> 1 h 1")
+    xs = rearrange((torch.arange(w, device=m.device) + 0.5) / w, "w -> 1 1 w")
+    mass = m.sum(dim=(1, 2)).clamp_min(1e-6)
+    cy = (m * ys).sum(dim=(1, 2)) / mass
+    cx = (m * xs).sum(dim=(1, 2)) / mass
+    spread = (m * ((ys - cy[:, None, None]) ** 2 + (xs - cx[:, None, None]) ** 2)).sum(dim=(1, 2)) / mass
+    area = (mass / (h * w)).clamp_min(min_area)
+    return (2 * math.pi * spread / area).mean()
+
+
 def r1_penalty(real_logit: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """E|grad_x logit(x)|^2 over real clips ``real`` (B, 3, T, H, W), which must require grad."""
     (grad,) = torch.autograd.grad(real_logit.float().sum(), real, create_graph=True)
@@ -185,6 +203,7 @@ class GeneratorLoss:
     area_hinge: torch.Tensor
     binarize: torch.Tensor
     mode_seeking: torch.Tensor
+    compactness: torch.Tensor
 
     def items(self) -> dict[str, float]:
         return _items(self, "g")
@@ -201,11 +220,13 @@ def generator_loss(
     hinge = area_hinge_loss(out.mask, cfg.area_min, cfg.area_max) if cfg.area_hinge else zero
     binary = binarization_loss(out.mask) if cfg.binarize else zero
     seeking = mode_seeking_loss(out.mask, z_c, z_m) if cfg.mode_seeking else zero
+    compact = compactness_loss(out.mask) if cfg.compactness else zero
     total = (
         adversarial
         + cfg.mask_prior * prior
         + cfg.area_hinge * hinge
         + cfg.binarize * binary
         + cfg.mode_seeking * seeking
+        + cfg.compactness * compact
     )
-    return GeneratorLoss(total, adversarial, prior, hinge, binary, seeking)
+    return GeneratorLoss(total, adversarial, prior, hinge, binary, seeking, compact)

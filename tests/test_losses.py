@@ -74,6 +74,8 @@ def test_discriminator_loss_sums_the_switched_on_terms():
     assert math.isclose(full.flow_real.item(), flow_loss(flows[2], flows[3]).item())
     weighted = discriminator_loss(d_real, d_fake, mask, flows[1], flows[3], 1.4, LossConfig(flow_weight=5.0))
     torch.testing.assert_close(weighted.total - full.total, 1.4 * 4.0 * (full.flow_fake + full.flow_real))
+    heavier = discriminator_loss(d_real, d_fake, mask, flows[1], flows[3], 1.4, LossConfig(segmentation_weight=10.0))
+    torch.testing.assert_close(heavier.total - full.total, 9.0 * full.segmentation)
     bare = discriminator_loss(
         d_real, d_fake, mask, None, None, alpha=1.4, cfg=LossConfig(segmentation=False, flow=False)
     )

@@ -96,6 +96,7 @@ TRAIN_OPTIONS = (
         number(float, 0, 1, open_low=True),
         "flow (share of the width per frame) mapped to the sigmoid's edge (1/8 by default)",
     ),
+    ("--segmentation-weight", "loss", "segmentation_weight", NONNEGATIVE, "multiplies Eq. 2's segmentation NLL"),
     ("--gan", "loss", "gan", str, "standard (Eq. 2-3) or hinge"),
     ("--r1", "loss", "r1", NONNEGATIVE, "gamma of the R1 penalty on real clips"),
     ("--area-hinge", "loss", "area_hinge", NONNEGATIVE, "weight of the per-clip two-sided mask-area hinge"),

@@ -75,6 +75,9 @@ class LossConfig:
     # (not z_C) to move the mask (an adaptation of MSGAN to the two latent spaces; not in a paper).
     mode_seeking_motion: bool = False
     flow_weight: float = 1.0  # multiplies alpha in Eq. 2 (1 in the paper)
+    # Multiplies Eq. 2's segmentation NLL (1 in the paper). Measured: under DiffAugment and the balanced
+    # NLL, D's segmentation of its own fakes stays near chance (0.67 against 0.69) at weight 1.
+    segmentation_weight: float = 1.0
     # Not in the paper, off in every preset: Eq. 2's segmentation NLL class-balanced (each class weighed
     # by the other's share in the batch), as OSVOS and FaSTGAN's Eq. 2 train segmenters on small objects.
     balanced_segmentation: bool = False

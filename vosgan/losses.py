@@ -176,7 +176,7 @@ def discriminator_loss(
     cfg: LossConfig,
     r1: torch.Tensor | None = None,
 ) -> DiscriminatorLoss:
-    """Eq. 2 in full: adversarial + segmentation of the generator's ``mask`` (B, 1, T, H, W) +
+    """Eq. 2 in full: adversarial + segmentation_weight * segmentation of the generator's ``mask`` (B, 1, T, H, W) +
     alpha * flow_weight * (flow on fake + flow on real), plus r1 * R1 / 2 when ``r1`` (the penalty) is given.
 
     With ``cfg.flow`` off the flow targets are not needed (and may be None)."""
@@ -189,7 +189,12 @@ def discriminator_loss(
     flow_fake = flow_loss(fake.flow, fake_flow_target) if cfg.flow else zero
     flow_real = flow_loss(real.flow, real_flow_target) if cfg.flow else zero
     r1 = zero if r1 is None else r1
-    total = adversarial + seg + alpha * cfg.flow_weight * (flow_fake + flow_real) + cfg.r1 / 2 * r1
+    total = (
+        adversarial
+        + cfg.segmentation_weight * seg
+        + alpha * cfg.flow_weight * (flow_fake + flow_real)
+        + cfg.r1 / 2 * r1
+    )
     return DiscriminatorLoss(total, adversarial, seg, flow_fake, flow_real, r1)
 
 

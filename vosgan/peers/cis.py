@@ -17,6 +17,7 @@ the kit keeps the side that covers less of the video (``polarity='smaller'``), a
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,9 +84,11 @@ class CISConfig:
     coarse_block: int = 1
     coarse_steps: int = 0
     # Not in the paper (1 in every preset; needs ``sampled_mask``): the per-pixel threshold replaced by a
-    # smooth random field, uniform noise on cells of ``threshold_cell`` pixels upsampled bilinearly, while
-    # chi keeps its pixels. Where chi is unsure the region comes in blobs instead of a porous scatter,
-    # so an object's inside is hidden with its neighbours rather than given away by them.
+    # smooth random field, still uniform at each pixel but correlated over cells of ``threshold_cell``
+    # pixels (``CISTrainer.threshold``), while chi keeps its pixels. Where chi is unsure the region comes
+    # in blobs instead of a porous scatter, so an object's inside is hidden with its neighbours rather
+    # than given away by them. (A first version, uniform noise interpolated bilinearly, was not uniform
+    # per pixel: thresholds bunched near 0.5, and chi ~0.6 already hid an object; docs/peers.md.)
     threshold_cell: int = 1
     # Not in the paper (1 and 0 in every preset), both from the CIS authors' code: the generator's logits
     # multiplied by ``logit_scale`` before the softmax (they divide by 10: slower saturation), and every
@@ -298,14 +301,19 @@ class CISTrainer(PeerTrainer):
         return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, shown), epsilon)
 
     def threshold(self, shape: torch.Size, gen: torch.Generator) -> torch.Tensor:
-        """The sampled threshold (B, 1, H, W): uniform per pixel, or a smooth field of ``threshold_cell``."""
+        """The sampled threshold (B, 1, H, W), uniform in [0, 1] at every pixel: independent per pixel, or
+        with ``threshold_cell`` a smooth field (Gaussian noise on the cells' corners, interpolated
+        bilinearly, divided by its standard deviation at each pixel and passed through the normal CDF)."""
         cell = self.cfg.threshold_cell
         if cell == 1:
             return torch.rand(shape, generator=gen)
         b, c, h, w = shape
-        noise = torch.rand((b, c, h // cell + 1, w // cell + 1), generator=gen)  # one more: the field's corners
+        noise = torch.randn((b, c, h // cell + 1, w // cell + 1), generator=gen)  # one more: the last corners
         field = nn.functional.interpolate(noise, size=(h + 1, w + 1), mode="bilinear", align_corners=True)
-        return field[..., :h, :w]
+        f = torch.arange(h + 1) % cell / cell  # the position inside the cell; weights (1 - f, f) of two corners
+        std = ((1 - f) ** 2 + f**2).sqrt()
+        z = field / (std[:, None] * std[None, :])
+        return (0.5 * (1 + torch.erf(z / math.sqrt(2))))[..., :h, :w]
 
     def _clip(self, net: nn.Module) -> None:
         if self.cfg.grad_clip > 0:

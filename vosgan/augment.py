@@ -57,9 +57,7 @@ def random_offsets(batch: int, size: int, fraction: float, rng: torch.Generator)
 
 def recompose(out: GeneratorOutput, move) -> GeneratorOutput:
     """Eq. 1 again with ``move`` applied to the foreground and the mask (the background stays)."""
-    mask, foreground = move(out.mask), move(out.foreground)
-    video = mask * foreground + (1 - mask) * rearrange(out.background, "b c h w -> b c 1 h w")
-    return GeneratorOutput(video=video, foreground=foreground, background=out.background, mask=mask)
+    return GeneratorOutput.compose(move(out.foreground), out.background, move(out.mask))
 
 
 def shift_foreground(out: GeneratorOutput, fraction: float, rng: torch.Generator) -> GeneratorOutput:
@@ -106,8 +104,7 @@ def paste_on_backgrounds(
     index = torch.randint(0, len(backgrounds), (b,), generator=rng)
     picked = backgrounds[index].to(out.background)
     background = torch.where(rearrange(chosen, "b -> b 1 1 1").to(picked.device), picked, out.background)
-    video = out.mask * out.foreground + (1 - out.mask) * rearrange(background, "b c h w -> b c 1 h w")
-    return GeneratorOutput(video=video, foreground=out.foreground, background=background, mask=out.mask)
+    return GeneratorOutput.compose(out.foreground, background, out.mask)
 
 
 def add_static_decoy(out: GeneratorOutput, share: float, rng: torch.Generator) -> GeneratorOutput:
@@ -136,9 +133,7 @@ def camouflage_foreground(out: GeneratorOutput, share: float, rng: torch.Generat
     chosen = rearrange(torch.rand(b, generator=rng) < share, "b -> b 1 1 1 1").to(out.mask.device)
     dx, dy = torch.randint(0, w, (b,), generator=rng), torch.randint(0, h, (b,), generator=rng)
     texture = translate(rearrange(out.background, "b c h w -> b c 1 h w"), dx, dy, wrap=True).expand(-1, -1, t, -1, -1)
-    foreground = torch.where(chosen, texture, out.foreground)
-    video = out.mask * foreground + (1 - out.mask) * rearrange(out.background, "b c h w -> b c 1 h w")
-    return GeneratorOutput(video=video, foreground=foreground, background=out.background, mask=out.mask)
+    return GeneratorOutput.compose(torch.where(chosen, texture, out.foreground), out.background, out.mask)
 
 
 @dataclass

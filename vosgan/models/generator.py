@@ -27,6 +27,12 @@ class GeneratorOutput:
     background: torch.Tensor  # (B, 3, H, W), b(z_c)
     mask: torch.Tensor  # (B, 1, T, H, W), m(z_c, z_m)
 
+    @classmethod
+    def compose(cls, foreground: torch.Tensor, background: torch.Tensor, mask: torch.Tensor) -> GeneratorOutput:
+        """Eq. 1: the video m * f + (1 - m) * b, the still background repeated over time."""
+        video = mask * foreground + (1 - mask) * rearrange(background, "b c h w -> b c 1 h w")
+        return cls(video=video, foreground=foreground, background=background, mask=mask)
+
 
 def channels_at(cfg: VOSGANConfig, resolution: int) -> int:
     """Generator width at a spatial resolution: ngf at H/2, doubling at each halving (512 at 4x4 in the paper)."""
@@ -115,5 +121,4 @@ class Generator(nn.Module):
         # 4. Heads and the composition of Eq. 1.
         foreground = self.foreground_head(features)
         mask = self.mask_head(features)
-        video = mask * foreground + (1 - mask) * rearrange(background, "b c h w -> b c 1 h w")
-        return GeneratorOutput(video=video, foreground=foreground, background=background, mask=mask)
+        return GeneratorOutput.compose(foreground, background, mask)

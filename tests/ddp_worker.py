@@ -17,9 +17,7 @@ info = setup_distributed("cpu")
 dataset = ClipDataset.from_synthetic(make_benchmark(12, cfg.frames, cfg.size, seed=0), cfg.size, progress=False)
 trainer = Trainer(cfg, dataset, info, seed=0)
 history = trainer.fit(3, progress=False)
-sums = torch.tensor(
-    [sum(p.double().sum() for p in trainer.G.parameters()), sum(p.double().sum() for p in trainer.D.parameters())]
-)
+sums = torch.tensor([sum(p.detach().double().sum() for p in m.parameters()) for m in (trainer.G, trainer.D)])
 gathered = [torch.zeros_like(sums) for _ in range(info.world_size)]
 dist.all_gather(gathered, sums)
 if info.is_main:

@@ -56,5 +56,8 @@ def all_finite(value: torch.Tensor, info: DistInfo) -> bool:
 
 
 def cleanup_distributed() -> None:
+    """Wait for every process, then end the process group (a process that leaves while another is
+    still talking to it can abort the other's communication threads)."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

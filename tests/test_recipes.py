@@ -232,7 +232,7 @@ def test_camouflage_dresses_the_object_in_its_own_background(tiny_dataset):
     mask = torch.zeros(b, 1, t, size, size)
     mask[..., 8:16, 8:16] = 1
     foreground = torch.ones(b, 3, t, size, size)
-    out = GeneratorOutput(mask * foreground + (1 - mask) * background[:, :, None], foreground, background, mask)
+    out = GeneratorOutput.compose(foreground, background, mask)
     dressed = camouflage_foreground(out, 1.0, torch.Generator().manual_seed(5))
     assert torch.equal(dressed.mask, mask) and torch.equal(dressed.background, background)
     assert (dressed.foreground == dressed.foreground[:, :, :1]).all()  # a still texture

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from vosgan.config import ABLATIONS, PRESETS, VOSGANConfig, ablation, get_preset, setting_changes
+from vosgan.config import ABLATIONS, PRESETS, VOSGANConfig, ablation, get_preset, recipe, setting_changes
 
 
 def test_paper_preset_is_tables_1_2():
@@ -55,8 +55,17 @@ def test_ablation_rows_switch_the_right_things():
     assert list(ABLATIONS) == ["baseline", "+slerp", "+lstm", "+segmentation", "+flow", "+alpha"]
 
 
-def test_setting_changes_names_the_changed_loss_and_training_fields():
+def test_setting_changes_names_the_changed_fields_of_every_section():
     small = get_preset("small")
-    changed = small.with_overrides(loss={"mode_seeking": 0.2}, train={"g_steps": 2}, generator={"ngf": 8})
-    assert setting_changes(small, changed) == {"loss": {"mode_seeking": (0.0, 0.2)}, "train": {"g_steps": (1, 2)}}
+    changed = small.with_overrides(loss={"mode_seeking": 0.2}, train={"g_steps": 2}, generator={"upsampling": "resize"})
+    loss_train = {"loss": {"mode_seeking": (0.0, 0.2)}, "train": {"g_steps": (1, 2)}}
+    assert setting_changes(small, changed) == {**loss_train, "generator": {"upsampling": ("transposed", "resize")}}
+    assert setting_changes(small, changed, ("loss", "train")) == loss_train
     assert setting_changes(small, small) == {}
+
+
+def test_recipe_carries_network_settings_so_a_retrained_model_has_the_same_architecture():
+    changed = get_preset("small").with_overrides(generator={"upsampling": "resize"}, train={"g_steps": 2, "epochs": 3})
+    passed_on = recipe(changed)
+    assert passed_on == {"generator": {"upsampling": "resize"}, "train": {"g_steps": 2}}  # epochs left out
+    assert get_preset("small").with_overrides(**passed_on).generator == changed.generator

@@ -238,8 +238,10 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
     return cls(**data)
 
 
-def setting_changes(old: VOSGANConfig, new: VOSGANConfig, sections=("loss", "train")) -> dict[str, dict[str, tuple]]:
-    """The fields of ``sections`` that differ from ``old`` to ``new``: {section: {key: (old, new)}}."""
+def setting_changes(old: VOSGANConfig, new: VOSGANConfig, sections=None) -> dict[str, dict[str, tuple]]:
+    """The fields of ``sections`` (default: every sub-config) that differ from ``old`` to ``new``:
+    {section: {key: (old, new)}}."""
+    sections = sections or tuple(_SUBCONFIGS)
     a, b = old.to_dict(), new.to_dict()
     changes = {name: {k: (v, b[name][k]) for k, v in a[name].items() if v != b[name][k]} for name in sections}
     return {name: values for name, values in changes.items() if values}
@@ -317,8 +319,9 @@ def build_config(
 
 
 def recipe(cfg: VOSGANConfig) -> dict[str, dict]:
-    """The loss and training settings of ``cfg`` that differ from its preset, as ``with_overrides``
-    sections (``epochs`` left out): how a trained model's recipe is passed on, e.g. to notebook 03."""
+    """The settings of ``cfg`` that differ from its preset (networks, losses, training), as
+    ``with_overrides`` sections (``epochs`` left out): how a trained model's recipe is passed on,
+    e.g. to notebook 03 (``--upsampling resize`` is a generator setting)."""
     changes = setting_changes(get_preset(cfg.name), cfg)
     sections = {name: {k: new for k, (_, new) in values.items() if k != "epochs"} for name, values in changes.items()}
     return {name: values for name, values in sections.items() if values}

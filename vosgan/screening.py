@@ -22,8 +22,7 @@ def summarize_run(folder: str | Path, masks: bool = True) -> dict:
     """The row of one run folder (``config.json``, ``metrics.jsonl``, ``evaluation.jsonl``, ``best.pt``)."""
     folder = Path(folder)
     cfg = VOSGANConfig.from_dict(json.loads((folder / "config.json").read_text()))
-    sections = ("loss", "train", "generator")
-    changes = setting_changes(get_preset(cfg.name), cfg, sections)
+    changes = setting_changes(get_preset(cfg.name), cfg)
     options = ", ".join(f"{k}={new}" for values in changes.values() for k, (_, new) in values.items())
     steps = read_jsonl(folder / "metrics.jsonl")
     evals = read_jsonl(folder / "evaluation.jsonl") if (folder / "evaluation.jsonl").exists() else []

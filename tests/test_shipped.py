@@ -73,7 +73,7 @@ def test_shipped_masks_are_varied_objects_that_the_discriminator_segments(shippe
 def test_shipped_discriminator_segments_real_moving_objects_from_their_motion(shipped):
     # The benchmark's val split (real clips with ground truth, never trained on; the snapshot was chosen
     # on it). Model card: J 0.348 against 0.321 for the flow-magnitude baseline, 0.129 on the same clips
-    # frozen in time. The model shipped before session 11 fails all three (J 0.114, frozen 0.132).
+    # frozen in time. The model shipped before session 11 fails the first two (J 0.114, frozen 0.132).
     cfg, gen, disc = shipped
     evaluation = SegmenterEvaluation("val", baselines=("flow",))
     scores = evaluation(gen, disc)

@@ -158,8 +158,15 @@ def test_cli_train_tiny_and_resume(tmp_path, capsys):
     assert (out / "samples" / "samples_0000003.png").stat().st_size > 1000
     assert main(args) == 2 and "--resume" in capsys.readouterr().err  # never overwrites silently
     args[args.index("3")] = "5"
+    first = load_checkpoint(out / "checkpoint.pt")["train"]
     assert main([*args, "--resume"]) == 0
-    assert load_checkpoint(out / "checkpoint.pt")["step"] == 5
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["step"] == 5
+    # The training-time record `vosgan compare` reads sums the steps of both pieces, as logged.
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert first["steps"] == 3 and first["seconds"] > 0
+    assert state["train"]["steps"] == 5 and state["train"]["seed"] == 0
+    assert state["train"]["seconds"] == pytest.approx(sum(r["seconds"] for r in rows), rel=1e-9)
     assert (
         main(["train", "--preset", "small", "--videos", "30", "--iterations", "1", "--out", str(out), "--resume"]) == 2
     )

@@ -131,6 +131,7 @@ class SegmenterMonitor(Callback):
                 "generator": trainer.G_samples.state_dict(),
                 "discriminator": trainer.D.state_dict(),
                 "step": trainer.step,
+                "train": trainer.train_record,
                 "scores": scores,
             }
             save_checkpoint(self.folder / "best.pt", state)

@@ -107,6 +107,7 @@ class Trainer:
         self.step = 0
         self.bad_steps = 0  # consecutive steps with a skipped update
         self.skipped_steps = 0  # skipped updates in total
+        self.train_seconds = 0.0  # seconds spent in training steps, summed over every resumed piece
         self.max_bad_steps = max_bad_steps
         self.mixed_precision = mixed_precision
         self.steps_per_epoch = len(dataset) // (t.batch_size * dist.world_size)
@@ -260,6 +261,7 @@ class Trainer:
                 f"{self.bad_steps} consecutive steps had non-finite losses (step {self.step}); {last}"
             )
         seconds = time.perf_counter() - t0
+        self.train_seconds += seconds
         clips = self.cfg.train.batch_size * self.dist.world_size
         return {
             "step": self.step,
@@ -314,6 +316,12 @@ class Trainer:
         modules = [self.G, self.D] + ([self.ema.shadow] if self.ema is not None else [])
         return not any(nonfinite_tensors(m.state_dict()) for m in modules)
 
+    @property
+    def train_record(self) -> dict[str, Any]:
+        """What ``vosgan compare`` reports as training cost: steps, seconds in training steps (every
+        resumed piece summed; evaluation and checkpoint writes left out), seed."""
+        return {"steps": self.step, "seconds": self.train_seconds, "seed": self.seed}
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "config": self.cfg.to_dict(),
@@ -324,6 +332,7 @@ class Trainer:
             "step": self.step,
             "skipped_steps": self.skipped_steps,
             "seed": self.seed,
+            "train": self.train_record,
             "latent_rng": self.latent_rng.get_state(),
             "aug_rng": self.aug_rng.get_state(),
             **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
@@ -344,6 +353,7 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
         self.skipped_steps = int(state["skipped_steps"])
+        self.train_seconds = float(state.get("train", {}).get("seconds", 0.0))  # older checkpoints: from 0
         self.latent_rng.set_state(state["latent_rng"])
         if "aug_rng" in state:
             self.aug_rng.set_state(state["aug_rng"])

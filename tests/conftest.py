@@ -43,3 +43,13 @@ def tiny_models():
     cfg = get_preset("tiny")
     torch.manual_seed(0)
     return cfg, Generator(cfg), Discriminator(cfg)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path, tiny_models):
+    """``tiny_models`` saved as a checkpoint file (config and both networks)."""
+    from vosgan.checkpoint import save_checkpoint
+
+    cfg, gen, disc = tiny_models
+    state = {"config": cfg.to_dict(), "generator": gen.state_dict(), "discriminator": disc.state_dict()}
+    return save_checkpoint(tmp_path / "tiny.pt", state)

@@ -112,17 +112,44 @@ def test_resize_upsampling_keeps_shapes_and_has_no_transposed_convolution():
         get_preset("tiny").with_overrides(generator={"upsampling": "bicubic"})
 
 
-def test_separate_learning_rates_and_ema(tiny_dataset):
-    cfg = get_preset("tiny").with_overrides(train={"lr_g": 1e-3, "lr_d": 5e-5, "ema": 0.9})
+def test_separate_learning_rates_and_ema(tiny_dataset, tmp_path):
+    cfg = get_preset("tiny").with_overrides(train={"lr_g": 1e-3, "lr_d": 5e-5, "ema": 0.9, "ema_d": 0.8})
     trainer = Trainer(cfg, tiny_dataset, CPU, seed=0)
     assert trainer.opt_g.param_groups[0]["lr"] == 1e-3 and trainer.opt_d.param_groups[0]["lr"] == 5e-5
     before = [p.detach().clone() for p in trainer.G_samples.parameters()]
+    d_start = {k: v.clone() for k, v in trainer.D_samples.state_dict().items()}
+    seen, update = [], trainer.ema_d.update  # D as each update saw it (its statistics move again in G's steps)
+    trainer.ema_d.update = lambda m: (seen.append({k: v.clone() for k, v in m.state_dict().items()}), update(m))
     trainer.fit(2, progress=False)
     # EMA after two updates: 0.9^2 of the start plus the rest from the live weights, never equal to either
     for avg, start, live in zip(trainer.G_samples.parameters(), before, trainer.G.parameters()):
         if not torch.equal(start, live):
             assert not torch.equal(avg, live) and not torch.equal(avg, start)
-    assert "generator_ema" in trainer.state_dict()
+    # D's copy after two D steps: 0.8^2 start + 0.2 (0.8 D_1 + D_2), for its weights and its BatchNorm
+    # statistics alike (a copied buffer would equal D_2's)
+    averaged, live = trainer.D_samples.state_dict(), trainer.D.state_dict()
+    assert len(seen) == 2
+    for k, v in seen[1].items():
+        if v.is_floating_point():
+            expected = 0.64 * d_start[k] + 0.16 * seen[0][k] + 0.2 * v
+            assert torch.allclose(averaged[k], expected, atol=1e-6), k
+    assert not torch.equal(averaged["discrimination.1.0.bias"], live["discrimination.1.0.bias"])
+    assert any(not torch.equal(averaged[k], live[k]) for k in live if k.endswith("running_mean"))
+    state = trainer.state_dict()
+    assert "generator_ema" in state and "discriminator_ema" in state
+    # a run's checkpoint loads (and exports) as the copies it evaluated
+    from vosgan.checkpoint import load_models, save_checkpoint
+
+    _, gen, disc = load_models(save_checkpoint(tmp_path / "run.pt", state))
+    assert all(torch.equal(a, b) for a, b in zip(disc.state_dict().values(), averaged.values()))
+    assert all(torch.equal(a, b) for a, b in zip(gen.parameters(), trainer.G_samples.parameters()))
+    # resumed with the same settings: the copies come back; switched on at a resume: they start from the live weights
+    again = Trainer(cfg, tiny_dataset, CPU, seed=0)
+    again.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(again.D_samples.state_dict().values(), averaged.values()))
+    del state["discriminator_ema"]
+    again.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(again.D_samples.state_dict().values(), live.values()))
 
 
 def test_mode_seeking_motion_pairs_share_the_scene(tiny_dataset):

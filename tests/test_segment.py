@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vosgan.baselines import ThresholdBaseline
-from vosgan.checkpoint import load_models, save_checkpoint
+from vosgan.checkpoint import load_models
 from vosgan.cli import main
 from vosgan.data.io import DataError, read_mask, write_image
 from vosgan.data.samples import available_samples, read_sample, sample_path
@@ -22,13 +22,6 @@ def segment_cli(checkpoint, source, out, *extra) -> int:
     return main(
         ["segment", "--checkpoint", str(checkpoint), "--input", str(source), "--out", str(out), "--no-progress", *extra]
     )
-
-
-@pytest.fixture
-def tiny_checkpoint(tmp_path, tiny_models):
-    cfg, gen, disc = tiny_models
-    state = {"config": cfg.to_dict(), "generator": gen.state_dict(), "discriminator": disc.state_dict()}
-    return save_checkpoint(tmp_path / "tiny.pt", state)
 
 
 def test_segment_frames_any_length_and_size(tiny_models):

@@ -96,7 +96,7 @@ class SampleGrid(Callback):
 
         # The same seed every time: the grids of one run show the same latents improving. The
         # trainer puts both networks back in training mode at its next step.
-        drawn = samples(trainer.G_samples, trainer.D, self.count, self.seed)
+        drawn = samples(trainer.G_samples, trainer.D_samples, self.count, self.seed)
         save_streams_figure(
             drawn.generated,
             drawn.discriminator,
@@ -121,7 +121,14 @@ class SegmenterMonitor(Callback):
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
         from vosgan.checkpoint import save_checkpoint
 
-        scores = {"step": trainer.step, **self.evaluation(trainer.G_samples, trainer.D)}
+        discriminator = trainer.D_samples
+        if trainer.cfg.train.bn_clips:
+            from vosgan.recalibrate import recalibrate_batchnorm
+
+            discriminator = recalibrate_batchnorm(
+                discriminator, trainer.dataset, trainer.cfg.train.bn_clips, seed=trainer.seed
+            )
+        scores = {"step": trainer.step, **self.evaluation(trainer.G_samples, discriminator)}
         with self.path.open("a") as f:
             f.write(json.dumps(scores) + "\n")
         if scores["J"] > self.best:
@@ -129,7 +136,7 @@ class SegmenterMonitor(Callback):
             state = {
                 "config": trainer.cfg.to_dict(),
                 "generator": trainer.G_samples.state_dict(),
-                "discriminator": trainer.D.state_dict(),
+                "discriminator": discriminator.state_dict(),
                 "step": trainer.step,
                 "train": trainer.train_record,
                 "scores": scores,

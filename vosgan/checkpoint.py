@@ -129,10 +129,20 @@ def check_config(saved: dict[str, Any], cfg: VOSGANConfig, path: str | os.PathLi
         )
 
 
-def export_weights(path: str | os.PathLike, out: str | os.PathLike, half: bool = False) -> Path:
-    """Keep only the config, both networks and what describes them (method, training record), no optimizer
-    or RNG state; ``half`` stores float16."""
+def evaluated_weights(state: dict[str, Any], network: str) -> dict[str, torch.Tensor]:
+    """The weights of ``network`` ('generator' or 'discriminator') that a run samples and evaluates:
+    its EMA copy when the run kept one (``train.ema``, ``train.ema_d``), else the trained weights."""
+    return state.get(f"{network}_ema", state[network])
+
+
+def export_weights(
+    path: str | os.PathLike, out: str | os.PathLike, half: bool = False, updates: dict[str, Any] | None = None
+) -> Path:
+    """Keep only the config, both networks (their EMA copies when the run kept them) and what describes
+    them (method, training record, BatchNorm recalibration), no optimizer or RNG state; ``updates``
+    replaces entries first (e.g. a recalibrated discriminator); ``half`` stores float16."""
     state = load_checkpoint(path)
+    state = {**state, **{n: evaluated_weights(state, n) for n in ("generator", "discriminator")}, **(updates or {})}
     convert = (lambda t: t.half() if t.is_floating_point() else t) if half else (lambda t: t)
     slim = {
         "config": state["config"],
@@ -140,7 +150,7 @@ def export_weights(path: str | os.PathLike, out: str | os.PathLike, half: bool =
         "discriminator": {k: convert(v) for k, v in state["discriminator"].items()},
         "step": state.get("step", 0),
         # what names a peer method's file and its training record travel with the weights
-        **{k: state[k] for k in ("method", "train", "finetune") if k in state},
+        **{k: state[k] for k in ("method", "train", "finetune", "bn_recalibration") if k in state},
     }
     return save_checkpoint(out, slim)
 
@@ -148,13 +158,14 @@ def export_weights(path: str | os.PathLike, out: str | os.PathLike, half: bool =
 def load_models(
     path: str | os.PathLike, device: str | torch.device = "cpu"
 ) -> tuple[VOSGANConfig, Generator, Discriminator]:
-    """Rebuild both networks from a checkpoint alone (its stored config), in eval mode."""
+    """Rebuild both networks from a checkpoint alone (its stored config), in eval mode; a run's EMA
+    copies when it kept them (``evaluated_weights``)."""
     state = load_checkpoint(path, map_location=device)
     cfg = VOSGANConfig.from_dict(state["config"])
     generator, discriminator = Generator(cfg).to(device), Discriminator(cfg).to(device)
     # load_state_dict copies into the float32 parameters, so float16 exports load transparently.
-    load_weights(generator, state["generator"], path, "generator")
-    load_weights(discriminator, state["discriminator"], path, "discriminator")
+    load_weights(generator, evaluated_weights(state, "generator"), path, "generator")
+    load_weights(discriminator, evaluated_weights(state, "discriminator"), path, "discriminator")
     return cfg, generator.eval(), discriminator.eval()
 
 

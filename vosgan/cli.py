@@ -84,6 +84,8 @@ TRAIN_OPTIONS = (
     ("--lr-d", "train", "lr_d", POSITIVE, "discriminator learning rate (default: --lr)"),
     ("--g-steps", "train", "g_steps", POSITIVE_INT, "generator updates per discriminator update (paper: 1)"),
     ("--ema", "train", "ema", number(float, 0, 1, open_high=True), "decay of an EMA copy of G, e.g. 0.999"),
+    ("--ema-d", "train", "ema_d", number(float, 0, 1, open_high=True), "decay of an EMA copy of D, e.g. 0.999"),
+    ("--bn-clips", "train", "bn_clips", COUNT, "real clips D's BatchNorm statistics are recomputed on to evaluate"),
     ("--mask-prior", "loss", "mask_prior", NONNEGATIVE, "weight of the per-frame mask prior"),
     ("--mask-area", "loss", "mask_area", FRACTION, "mask area the prior pulls to (0: VGAN's L1)"),
     ("--mask-binary", "loss", "mask_binary", NONNEGATIVE, "weight of the prior's crispness term"),
@@ -273,7 +275,24 @@ def _export(args: argparse.Namespace) -> None:
     from vosgan.checkpoint import export_weights
 
     check_out_file(args.out, [args.checkpoint], args.overwrite)
-    path = export_weights(args.checkpoint, args.out, half=args.half)
+    updates = {}
+    if args.bn_clips:  # D's BatchNorm statistics from real clips of the training data (vosgan.recalibrate)
+        from vosgan.checkpoint import load_models
+        from vosgan.data.sources import load_dataset
+        from vosgan.recalibrate import recalibrate_batchnorm
+
+        cfg, _, discriminator = load_models(args.checkpoint)
+        split = args.split or ("unlabeled" if args.data == "synthetic" else "train")
+        dataset = load_dataset(
+            cfg, args.data, args.format, split, args.videos, args.seed, progress=not args.no_progress
+        )
+        discriminator = recalibrate_batchnorm(discriminator, dataset, args.bn_clips, seed=args.seed)
+        source = {"data": args.data, "format": args.format, "split": split, "videos": args.videos}
+        updates = {
+            "discriminator": discriminator.state_dict(),
+            "bn_recalibration": {"clips": min(args.bn_clips, len(dataset)), "seed": args.seed, **source},
+        }
+    path = export_weights(args.checkpoint, args.out, half=args.half, updates=updates)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -401,6 +420,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input)")
+    p.add_argument(
+        "--bn-clips",
+        type=COUNT,
+        default=0,
+        help="recompute D's BatchNorm statistics on this many real training clips (no labels; 0: keep them)",
+    )
+    p.add_argument("--data", default="synthetic", help="with --bn-clips: 'synthetic' (embedded) or a dataset folder")
+    p.add_argument("--format", default="davis", help="with --bn-clips: the dataset's format")
+    p.add_argument("--split", default=None, help="with --bn-clips: split (synthetic: the unlabeled training pool)")
+    p.add_argument("--videos", type=POSITIVE_INT, default=1000, help="with --bn-clips: synthetic clips to draw from")
+    p.add_argument("--seed", type=COUNT, default=0, help="with --bn-clips: which clips")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_export)
 
     from vosgan.commands import add_parsers

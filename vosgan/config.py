@@ -135,6 +135,12 @@ class TrainConfig:
     lr_g: float | None = None
     lr_d: float | None = None
     ema: float = 0.0  # decay of an EMA copy of the generator for samples and snapshots (0: off)
+    # Decay of an EMA copy of the discriminator (weights and BatchNorm statistics) for the segmentation
+    # that is evaluated, snapshotted and exported (0: off); not in the paper.
+    ema_d: float = 0.0
+    # Real training clips D's BatchNorm statistics are recomputed on before each real-clip evaluation;
+    # the snapshot (best.pt) keeps them (0: off; vosgan.recalibrate). Not in the paper.
+    bn_clips: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,8 +180,11 @@ class VOSGANConfig:
             raise ValueError(f"loss.camouflage is a probability, got {self.loss.camouflage}")
         if not 0 <= self.loss.real_background <= 1:
             raise ValueError(f"loss.real_background is a probability, got {self.loss.real_background}")
-        if not 0 <= self.train.ema < 1:
-            raise ValueError(f"train.ema must be in [0, 1), got {self.train.ema}")
+        if self.train.bn_clips < 0:
+            raise ValueError(f"train.bn_clips is a number of clips, got {self.train.bn_clips}")
+        for name in ("ema", "ema_d"):
+            if not 0 <= getattr(self.train, name) < 1:
+                raise ValueError(f"train.{name} must be in [0, 1), got {getattr(self.train, name)}")
         if self.latent.trajectory not in TRAJECTORIES:
             raise ValueError(f"latent.trajectory must be one of {TRAJECTORIES}, got {self.latent.trajectory!r}")
         if self.generator.motion_encoder not in MOTION_ENCODERS:

@@ -14,10 +14,12 @@ def make_optimizer(parameters, t, lr: float | None = None) -> torch.optim.Adam:
 
 
 class EMA:
-    """An exponential moving average of a network's parameters (buffers copied), for samples and snapshots."""
+    """An exponential moving average of a network's parameters, for samples and snapshots. Buffers are
+    copied, or with ``average_buffers`` the floating-point ones (BatchNorm statistics) are averaged too,
+    so that an averaged network normalises with statistics of the same span of training."""
 
-    def __init__(self, module: torch.nn.Module, decay: float):
-        self.decay = decay
+    def __init__(self, module: torch.nn.Module, decay: float, average_buffers: bool = False):
+        self.decay, self.average_buffers = decay, average_buffers
         self.shadow = copy.deepcopy(module).eval().requires_grad_(False)
 
     @torch.no_grad()
@@ -25,7 +27,10 @@ class EMA:
         for avg, p in zip(self.shadow.parameters(), module.parameters()):
             avg.lerp_(p.detach(), 1 - self.decay)
         for avg, b in zip(self.shadow.buffers(), module.buffers()):
-            avg.copy_(b)
+            if self.average_buffers and b.is_floating_point():
+                avg.lerp_(b, 1 - self.decay)
+            else:
+                avg.copy_(b)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.shadow.state_dict()

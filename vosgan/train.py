@@ -104,6 +104,7 @@ class Trainer:
         self.augment = DiffAugment(cfg.loss.diffaugment)
         self._backgrounds: torch.Tensor | None = None  # real backgrounds of the current step (real_background)
         self.ema = EMA(self.G, t.ema) if t.ema else None
+        self.ema_d = EMA(self.D, t.ema_d, average_buffers=True) if t.ema_d else None
         self.step = 0
         self.bad_steps = 0  # consecutive steps with a skipped update
         self.skipped_steps = 0  # skipped updates in total
@@ -133,6 +134,11 @@ class Trainer:
     def G_samples(self) -> Generator:
         """The generator for samples, snapshots and evaluation: the EMA copy when there is one."""
         return self.ema.shadow if self.ema is not None else self.G
+
+    @property
+    def D_samples(self) -> Discriminator:
+        """The discriminator for samples, snapshots and evaluation: the EMA copy when there is one."""
+        return self.ema_d.shadow if self.ema_d is not None else self.D
 
     @property
     def epoch(self) -> int:
@@ -196,6 +202,8 @@ class Trainer:
         r1 = r1_penalty(d_real.logit, real) if c.r1 else None
         loss = discriminator_loss(d_real, d_fake, mask, fake_flow, real_flow, self.alpha, c, r1)
         ok = self._update(self.opt_d, loss.total)
+        if ok and self.ema_d is not None:
+            self.ema_d.update(self.D)
         return {
             **loss.items(),
             "real_score": d_real.real_score.mean().item(),
@@ -312,8 +320,8 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- state
     def weights_finite(self) -> bool:
-        """True when every parameter and buffer of both networks (and the EMA copy) is finite."""
-        modules = [self.G, self.D] + ([self.ema.shadow] if self.ema is not None else [])
+        """True when every parameter and buffer of both networks (and their EMA copies) is finite."""
+        modules = [self.G, self.D] + [e.shadow for e in (self.ema, self.ema_d) if e is not None]
         return not any(nonfinite_tensors(m.state_dict()) for m in modules)
 
     @property
@@ -336,6 +344,7 @@ class Trainer:
             "latent_rng": self.latent_rng.get_state(),
             "aug_rng": self.aug_rng.get_state(),
             **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
+            **({"discriminator_ema": self.ema_d.state_dict()} if self.ema_d is not None else {}),
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -359,4 +368,6 @@ class Trainer:
             self.aug_rng.set_state(state["aug_rng"])
         if self.ema is not None:
             self.ema.load_state_dict(state.get("generator_ema", self.G.state_dict()))
+        if self.ema_d is not None:  # switched on at a resume: the average starts from the live weights
+            self.ema_d.load_state_dict(state.get("discriminator_ema", self.D.state_dict()))
         torch.set_rng_state(state["torch_rng"])

@@ -125,6 +125,10 @@ class ClipDataset(Dataset):
             return self._flows[index]
         return self.flow_cache(self.shots[index].frames)
 
+    def video(self, index: int) -> torch.Tensor:
+        """Clip ``index`` alone (C, T, H, W) in [-1, 1], without its flow or labels."""
+        return to_tensor(self.shots[index].frames)
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         shot = self.shots[index]
         flow = torch.from_numpy(np.ascontiguousarray(self.flow(index)))
@@ -133,7 +137,7 @@ class ClipDataset(Dataset):
         else:
             mask = torch.zeros(1, *shot.frames.shape[:3])
         return {
-            "video": to_tensor(shot.frames),
+            "video": self.video(index),
             "flow": rearrange(flow, "t h w c -> c t h w").contiguous(),
             "mask": mask,
             "has_mask": torch.tensor(shot.masks is not None),

@@ -206,12 +206,31 @@ def test_export_half_loads_back(tmp_path, tiny_checkpoint):
     assert (tmp_path / "half.pt").stat().st_size < 0.6 * tiny_checkpoint.stat().st_size
 
 
+def test_export_records_the_working_size_and_segment_uses_it(tmp_path, tiny_checkpoint, capsys):
+    out = tmp_path / "sized.pt"
+    assert main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--working-size", "40"]) == 0
+    cfg, _, disc = load_models(out)
+    assert cfg.segment.working_size == 40
+    frames = make_clip(0, frames=16, size=64).frames
+    _, _, plain = load_models(tiny_checkpoint)
+    np.testing.assert_array_equal(
+        segment_frames(disc, cfg, frames).probabilities, segment_frames(plain, plain.cfg, frames, size=40).probabilities
+    )
+    bad = ["export", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "x.pt"), "--working-size", "30"]
+    assert main(bad) != 0 and "working_size must be 0 or a multiple of 8" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()
+
+
 def test_working_size_keeps_the_aspect_ratio(tiny_models):
     from vosgan.segment import prepare_shots, working_size
 
     cfg, _, disc = tiny_models
     assert working_size(48, 64, cfg) == (32, 32) and working_size(48, 64, cfg, 0) == (32, 32)
     assert working_size(48, 64, cfg, 40) == (40, 56)  # 40 * 64 / 48 = 53.3 -> the nearest multiple of 8
+    chosen = cfg.with_overrides(segment={"working_size": 40})  # a model's own working size, when it has one
+    assert working_size(48, 64, chosen) == (40, 56) and working_size(48, 64, chosen, 24) == (24, 32)
+    with pytest.raises(ValueError, match="working_size"):
+        cfg.with_overrides(segment={"working_size": 30})
     with pytest.raises(ValueError, match="multiple of 8"):
         working_size(48, 64, cfg, 30)
     frames = make_clip(0, frames=20, size=64).frames[:, :48]

@@ -85,6 +85,7 @@ TRAIN_OPTIONS = (
     ("--g-steps", "train", "g_steps", POSITIVE_INT, "generator updates per discriminator update (paper: 1)"),
     ("--ema", "train", "ema", number(float, 0, 1, open_high=True), "decay of an EMA copy of G, e.g. 0.999"),
     ("--ema-d", "train", "ema_d", number(float, 0, 1, open_high=True), "decay of an EMA copy of D, e.g. 0.999"),
+    ("--working-size", "segment", "working_size", COUNT, "height real clips are segmented at (0: the preset's)"),
     ("--bn-clips", "train", "bn_clips", COUNT, "real clips D's BatchNorm statistics are recomputed on to evaluate"),
     ("--mask-prior", "loss", "mask_prior", NONNEGATIVE, "weight of the per-frame mask prior"),
     ("--mask-area", "loss", "mask_area", FRACTION, "mask area the prior pulls to (0: VGAN's L1)"),
@@ -292,6 +293,12 @@ def _export(args: argparse.Namespace) -> None:
             "discriminator": discriminator.state_dict(),
             "bn_recalibration": {"clips": min(args.bn_clips, len(dataset)), "seed": args.seed, **source},
         }
+    if args.working_size is not None:  # the height this model segments real videos at, chosen by val J
+        from vosgan.checkpoint import load_checkpoint
+        from vosgan.config import VOSGANConfig
+
+        cfg = VOSGANConfig.from_dict(load_checkpoint(args.checkpoint)["config"])
+        updates["config"] = cfg.with_overrides(segment={"working_size": args.working_size}).to_dict()
     path = export_weights(args.checkpoint, args.out, half=args.half, updates=updates)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
@@ -372,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=COUNT,
         default=0,
         help="working height in pixels (a multiple of 8; the width keeps the video's aspect ratio); "
-        "0: the preset's square frame, as the network was trained",
+        "0: the checkpoint's working size (vosgan export --working-size), else the preset's square frame",
     )
     p.add_argument("--soft", action="store_true", help="also save probability maps (_soft/<seq>.npy)")
     p.add_argument("--flow", action="store_true", help="also save the predicted flow (_flow/<seq>.npy)")
@@ -431,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=None, help="with --bn-clips: split (synthetic: the unlabeled training pool)")
     p.add_argument("--videos", type=POSITIVE_INT, default=1000, help="with --bn-clips: synthetic clips to draw from")
     p.add_argument("--seed", type=COUNT, default=0, help="with --bn-clips: which clips")
+    p.add_argument(
+        "--working-size",
+        type=COUNT,
+        default=None,
+        help="record the height (a multiple of 8) this model segments real videos at; 0: the preset's square",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_export)
 

@@ -144,6 +144,15 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class SegmentConfig:
+    """How the discriminator segments a real video (not in the paper, which resizes to the training size)."""
+
+    # Pixels high a video is segmented at, keeping its aspect ratio (a multiple of 8; 0: the preset's
+    # square frame, as the network was trained). Chosen per model by val J (``vosgan export --working-size``).
+    working_size: int = 0
+
+
+@dataclass(frozen=True)
 class VOSGANConfig:
     """The whole model: clip geometry plus each component's settings."""
 
@@ -155,6 +164,7 @@ class VOSGANConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
 
     def __post_init__(self) -> None:
         # Table 1 reaches the frame size with power-of-two upsamplings from 4x4, and its foreground
@@ -180,6 +190,8 @@ class VOSGANConfig:
             raise ValueError(f"loss.camouflage is a probability, got {self.loss.camouflage}")
         if not 0 <= self.loss.real_background <= 1:
             raise ValueError(f"loss.real_background is a probability, got {self.loss.real_background}")
+        if self.segment.working_size < 0 or self.segment.working_size % 8:
+            raise ValueError(f"segment.working_size must be 0 or a multiple of 8, got {self.segment.working_size}")
         if self.train.bn_clips < 0:
             raise ValueError(f"train.bn_clips is a number of clips, got {self.train.bn_clips}")
         for name in ("ema", "ema_d"):
@@ -231,6 +243,7 @@ _SUBCONFIGS = {
     "discriminator": DiscriminatorConfig,
     "loss": LossConfig,
     "train": TrainConfig,
+    "segment": SegmentConfig,
 }
 
 

@@ -40,9 +40,11 @@ class Segmentation:
 
 
 def working_size(height: int, width: int, cfg: VOSGANConfig, size: int | None = None) -> tuple[int, int]:
-    """The (h, w) a video of (height, width) is segmented at: the preset's square (``size`` None or 0),
-    or ``size`` pixels high with the video's aspect ratio, both multiples of 8 (the encoder halves
-    each side three times and the motion stream doubles it back)."""
+    """The (h, w) a video of (height, width) is segmented at: ``size`` (None or 0: the model's
+    ``cfg.segment.working_size``) pixels high with the video's aspect ratio, both multiples of 8 (the
+    encoder halves each side three times and the motion stream doubles it back); the preset's square
+    when neither is set."""
+    size = size or cfg.segment.working_size
     if not size:
         return cfg.size, cfg.size
     if size % 8:

@@ -51,6 +51,11 @@ def test_flow_is_the_mean_squared_l2_norm():
     target = torch.tensor([[3.0, 0.0], [4.0, 1.0]]).reshape(1, 2, 1, 1, 2)
     # pixel 0: 3^2 + 4^2 = 25, pixel 1: 0 + 1 = 1 -> mean 13
     assert flow_loss(pred, target).item() == pytest.approx(13.0)
+    # the end-point error: norms 5 and 1 -> mean 3, times the pixels of one unit of the range
+    assert flow_loss(pred, target, "epe", pixels=8.0).item() == pytest.approx(24.0)
+    pred.requires_grad_()
+    flow_loss(pred, pred.detach(), "epe").backward()  # an exact prediction: a finite (zero) gradient
+    assert torch.isfinite(pred.grad).all() and pred.grad.abs().max() < 1e-3
 
 
 def test_alpha_schedule_paper_values():
@@ -72,6 +77,9 @@ def test_discriminator_loss_sums_the_switched_on_terms():
     torch.testing.assert_close(full.total, expected)
     assert math.isclose(full.flow_fake.item(), flow_loss(flows[0], flows[1]).item())
     assert math.isclose(full.flow_real.item(), flow_loss(flows[2], flows[3]).item())
+    epe = discriminator_loss(d_real, d_fake, mask, flows[1], flows[3], 1.4, LossConfig(flow_loss="epe"))
+    assert math.isclose(epe.flow_real.item(), flow_loss(flows[2], flows[3], "epe", 2 * d_real.flow_scale).item())
+    assert epe.flow_real.item() > full.flow_real.item()  # errors below one unit: the norm exceeds its square
     weighted = discriminator_loss(d_real, d_fake, mask, flows[1], flows[3], 1.4, LossConfig(flow_weight=5.0))
     torch.testing.assert_close(weighted.total - full.total, 1.4 * 4.0 * (full.flow_fake + full.flow_real))
     heavier = discriminator_loss(d_real, d_fake, mask, flows[1], flows[3], 1.4, LossConfig(segmentation_weight=10.0))

@@ -99,6 +99,7 @@ TRAIN_OPTIONS = (
         number(float, 0, 1, open_low=True),
         "flow (share of the width per frame) mapped to the sigmoid's edge (1/8 by default)",
     ),
+    ("--flow-loss", "loss", "flow_loss", str, "mse (Eq. 2, in the [0, 1] range) or epe (pixels per frame)"),
     ("--segmentation-weight", "loss", "segmentation_weight", NONNEGATIVE, "multiplies Eq. 2's segmentation NLL"),
     ("--gan", "loss", "gan", str, "standard (Eq. 2-3) or hinge"),
     ("--r1", "loss", "r1", NONNEGATIVE, "gamma of the R1 penalty on real clips"),

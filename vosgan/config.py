@@ -16,6 +16,7 @@ TRAJECTORIES = ("slerp", "lerp", "random")
 MOTION_ENCODERS = ("lstm", "none")
 UPSAMPLING = ("transposed", "resize")
 GAN_LOSSES = ("standard", "hinge")
+FLOW_LOSSES = ("mse", "epe")
 AUGMENTATIONS = ("color", "translation", "cutout")
 
 
@@ -75,6 +76,9 @@ class LossConfig:
     # (not z_C) to move the mask (an adaptation of MSGAN to the two latent spaces; not in a paper).
     mode_seeking_motion: bool = False
     flow_weight: float = 1.0  # multiplies alpha in Eq. 2 (1 in the paper)
+    # 'mse': Eq. 2's squared L2 norm in the [0, 1] target range; 'epe': the end-point error in pixels
+    # per frame (FlowNet's training loss, Dosovitskiy et al. 2015), which is not small for ~1 px motion.
+    flow_loss: str = "mse"
     # Multiplies Eq. 2's segmentation NLL (1 in the paper). Measured: under DiffAugment and the balanced
     # NLL, D's segmentation of its own fakes stays near chance (0.67 against 0.69) at weight 1.
     segmentation_weight: float = 1.0
@@ -177,6 +181,8 @@ class VOSGANConfig:
             raise ValueError(f"train.g_steps must be >= 1, got {self.train.g_steps}")
         if self.generator.upsampling not in UPSAMPLING:
             raise ValueError(f"generator.upsampling must be one of {UPSAMPLING}, got {self.generator.upsampling!r}")
+        if self.loss.flow_loss not in FLOW_LOSSES:
+            raise ValueError(f"loss.flow_loss must be one of {FLOW_LOSSES}, got {self.loss.flow_loss!r}")
         if self.loss.gan not in GAN_LOSSES:
             raise ValueError(f"loss.gan must be one of {GAN_LOSSES}, got {self.loss.gan!r}")
         unknown = set(filter(None, self.loss.diffaugment.split(","))) - set(AUGMENTATIONS)

@@ -89,12 +89,17 @@ def weighted_segmentation_loss(
     return (per_pixel * pixel_weight).sum() / pixel_weight.sum().clamp_min(1e-8)
 
 
-def flow_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Eq. 2, lines 4-5: ||D_opt(x) - OF(x)||^2, the squared L2 norm over the two flow channels, mean over pixels.
+def flow_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "mse", pixels: float = 1.0) -> torch.Tensor:
+    """Eq. 2, lines 4-5: ||D_opt(x) - OF(x)||^2, the squared L2 norm over the two flow channels, mean over
+    pixels (``kind`` 'mse'); or ``kind`` 'epe': the L2 norm itself times ``pixels`` (the pixels per frame
+    of one unit of the range, 2 x ``flow_scale``), i.e. the end-point error in pixels.
 
     ``pred`` and ``target`` are (B, 2, T, H, W) in the discriminator's [0, 1] range.
     """
-    return (pred.float() - target.detach().float()).pow(2).sum(dim=1).mean()
+    difference = pred.float() - target.detach().float()
+    if kind == "epe":  # the small epsilon keeps the norm's gradient finite where the error is exactly 0
+        return pixels * (difference.pow(2).sum(dim=1) + 1e-12).sqrt().mean()
+    return difference.pow(2).sum(dim=1).mean()
 
 
 def area_hinge_loss(mask: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -186,8 +191,9 @@ def discriminator_loss(
     else:
         adversarial = d_adversarial_loss(real.logit.float(), fake.logit.float())
     seg = segmentation_loss(fake.segmentation.float(), mask, cfg.balanced_segmentation) if cfg.segmentation else zero
-    flow_fake = flow_loss(fake.flow, fake_flow_target) if cfg.flow else zero
-    flow_real = flow_loss(real.flow, real_flow_target) if cfg.flow else zero
+    pixels = 2.0 * real.flow_scale
+    flow_fake = flow_loss(fake.flow, fake_flow_target, cfg.flow_loss, pixels) if cfg.flow else zero
+    flow_real = flow_loss(real.flow, real_flow_target, cfg.flow_loss, pixels) if cfg.flow else zero
     r1 = zero if r1 is None else r1
     total = (
         adversarial

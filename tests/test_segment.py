@@ -113,8 +113,10 @@ def test_finetune_lowers_the_loss(tiny_models, tiny_dataset):
         return weighted_segmentation_loss(logits, batch["mask"], torch.ones(8, cfg.frames), balanced=True).item()
 
     before = fixed_loss()
+    disc.cfg = cfg.with_overrides(segment={"working_size": 48})  # a GAN's working size, chosen for it
     losses = finetune(disc, tiny_dataset, iterations=30, batch_size=4, lr=1e-3, progress=False)
     assert len(losses) == 30 and fixed_loss() < 0.9 * before
+    assert disc.cfg.segment.working_size == 0  # trained on masks at the square: it segments there
 
 
 def test_finetune_refuses_data_without_masks(tiny_models, tiny_dataset):

@@ -259,7 +259,11 @@ def _finetune(args: argparse.Namespace) -> None:
         balanced=not args.no_balance,
     )
     seconds = time.perf_counter() - begin
-    state = {"config": cfg.to_dict(), "generator": generator.state_dict(), "discriminator": discriminator.state_dict()}
+    state = {  # the segmenter's config: its working size is the preset's square, where it was fine-tuned
+        "config": discriminator.cfg.to_dict(),
+        "generator": generator.state_dict(),
+        "discriminator": discriminator.state_dict(),
+    }
     tuned = {
         "losses": losses,
         "label_fraction": args.label_fraction,

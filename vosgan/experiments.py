@@ -109,17 +109,17 @@ def run_experiments(
     table = []
     synthetic = _fresh(cfg, exp.seed, device)
     train_on_generator(generator, synthetic, exp.iterations, exp.batch_size, seed=exp.seed, progress=progress)
-    table.append(done(_row("synthetic", evaluate_segmenter(synthetic, cfg, data["test"]))))
-    table.append(_row("adversarial", evaluate_segmenter(discriminator, cfg, data["test"])))
+    table.append(done(_row("synthetic", evaluate_segmenter(synthetic, synthetic.cfg, data["test"]))))
+    table.append(_row("adversarial", evaluate_segmenter(discriminator, discriminator.cfg, data["test"])))
     finetune(synthetic, train, **tune)
-    table.append(done(_row("synthetic + fine-tuning", evaluate_segmenter(synthetic, cfg, data["test"]))))
+    table.append(done(_row("synthetic + fine-tuning", evaluate_segmenter(synthetic, synthetic.cfg, data["test"]))))
     adv_ft = copy.deepcopy(discriminator)
     finetune(adv_ft, train, **tune)
-    adv_full = evaluate_segmenter(adv_ft, cfg, data["test"])
+    adv_full = evaluate_segmenter(adv_ft, adv_ft.cfg, data["test"])
     table.append(done(_row("adversarial + fine-tuning", adv_full)))
     supervised = _fresh(cfg, exp.seed + 1, device)
     finetune(supervised, train, **tune)
-    sup_full = evaluate_segmenter(supervised, cfg, data["test"])
+    sup_full = evaluate_segmenter(supervised, supervised.cfg, data["test"])
     table.append(done(_row("supervised baseline", sup_full)))
 
     gt = {f"v{i:04d}": c.masks for i, c in enumerate(data["test"])}
@@ -145,8 +145,8 @@ def run_experiments(
             finetune(sup, train, label_fraction=fraction, **run)
             per_seed.append(
                 {
-                    "adversarial + fine-tuning": done(evaluate_segmenter(adv, cfg, data["test"])),
-                    "supervised baseline": done(evaluate_segmenter(sup, cfg, data["test"])),
+                    "adversarial + fine-tuning": done(evaluate_segmenter(adv, adv.cfg, data["test"])),
+                    "supervised baseline": done(evaluate_segmenter(sup, sup.cfg, data["test"])),
                 }
             )
         for method in ("adversarial + fine-tuning", "supervised baseline"):
@@ -177,10 +177,10 @@ def run_experiments(
 def overlay_maps(result: ExperimentResult, index: int = 0) -> dict[str, np.ndarray]:
     """Fig. 6 material for one test video: ground truth and each segmenter's mask, ids (T, H, W)."""
     clip = result.test[index]
-    cfg = next(iter(result.segmenters.values())).cfg
     maps = {"ground truth": (clip.masks > 0).astype(np.uint8)}
     for name in ("adversarial", "adversarial + fine-tuning", "supervised baseline"):
-        maps[name] = segment_frames(result.segmenters[name], cfg, clip.frames).masks()
+        segmenter = result.segmenters[name]  # each at its own working size
+        maps[name] = segment_frames(segmenter, segmenter.cfg, clip.frames).masks()
     for kind, base in result.baselines.items():
         maps[BASELINE_NAMES[kind]] = base.predict(clip.frames)
     return maps

@@ -168,3 +168,19 @@ def test_overlay_outlines_the_mask_in_white_on_black_and_dims_the_rest():
     assert (out[0, 4, 4] == 255).all()  # the mask's edge is white
     assert (out[0, 3, 5] == 0).all() and (out[0, 2, 5] == 100).all()  # a one-pixel black line outside it
     assert out[0, 6, 6, 0] != out[0, 6, 6, 1]  # inside: tinted
+
+
+def test_stream_rows_show_the_discriminators_weak_flow_at_its_own_stated_scale(tiny_models):
+    from vosgan.models import DiscriminatorOutput
+    from vosgan.viz import stream_rows
+
+    cfg, gen, disc = tiny_models
+    with torch.no_grad():
+        out = gen(torch.randn(1, cfg.latent.dim), torch.randn(1, cfg.latent.dim, cfg.frames))
+    flow = torch.full((1, 2, cfg.frames, cfg.size, cfg.size), 0.5)
+    flow[:, 0] += 0.5 * 0.1 / disc.flow_scale  # 0.1 px to the right everywhere: near black at 1.6 px
+    d_out = DiscriminatorOutput(None, torch.zeros(1, 1, cfg.frames, cfg.size, cfg.size), flow, disc.flow_scale)
+    rows = stream_rows(out, d_out)
+    (label,) = [k for k in rows if k.startswith("D flow")]
+    assert label == "D flow (full colour 0.10 px)"
+    assert rows[label].max() > 200  # full colour, not the 16/255 the shared scale gave

@@ -99,15 +99,21 @@ FLOW_DISPLAY_FRACTION = 0.05
 def stream_rows(gen, disc=None, index: int = 0) -> dict[str, np.ndarray]:
     """One sample's streams as named clips (T, H, W, 3): composite, background, foreground, mask,
     and, given the discriminator's output, its segmentation, its flow and the Farneback flow it is
-    trained towards (both colour-coded with full colour at ``FLOW_DISPLAY_FRACTION`` of the width)."""
+    trained towards. The Farneback flow has full colour at ``FLOW_DISPLAY_FRACTION`` of the width;
+    D's flow, whose magnitudes are several times smaller, at its own 99th-percentile magnitude over
+    the clip (at least 0.05 px), which the row's label states: its directions stay visible."""
     from vosgan.data.flow import batch_flow
 
     rows = {name: stream_frames(gen, index, name) for name in STREAMS}
     if disc is not None:
         rows["D segmentation"] = mask_frames(disc.probability[index])
         limit = FLOW_DISPLAY_FRACTION * gen.video.shape[-1]
-        rows[f"D flow (<= {limit:.1f} px)"] = flow_frames(disc.flow_pixels[index], limit)
-        rows["Farneback flow"] = flow_frames(batch_flow(gen.video[index : index + 1].float())[0], limit)
+        d_flow = disc.flow_pixels[index].float()
+        d_limit = max(float(torch.quantile(d_flow.norm(dim=0).flatten(), 0.99)), 0.05)
+        rows[f"D flow (full colour {d_limit:.2f} px)"] = flow_frames(d_flow, d_limit)
+        rows[f"Farneback flow (full colour {limit:.1f} px)"] = flow_frames(
+            batch_flow(gen.video[index : index + 1].float())[0], limit
+        )
     return rows
 
 

@@ -44,6 +44,11 @@ POSITIVE_INT, COUNT = number(int, 1), number(int, 0)
 NONNEGATIVE, POSITIVE, FRACTION = number(float, 0), number(float, 0, open_low=True), number(float, 0, 1)
 
 
+def _training_split(args: argparse.Namespace) -> str:
+    """``--split``, or the GAN's training data: the unlabeled pool of the synthetic data, else 'train'."""
+    return args.split or ("unlabeled" if args.data == "synthetic" else "train")
+
+
 def _train(args: argparse.Namespace) -> int:
     from vosgan.config import build_config
     from vosgan.data.sources import load_dataset
@@ -51,7 +56,7 @@ def _train(args: argparse.Namespace) -> int:
 
     cfg = build_config(args.preset, args.ablation, _overrides(args))
     prepare_run_folder(Path(args.out), args.resume)  # before the data: a bad --out fails in a second, not minutes
-    split = args.split or ("unlabeled" if args.data == "synthetic" else "train")
+    split = _training_split(args)
     dataset = load_dataset(
         cfg, args.data, args.format, split, args.videos, args.seed, args.difficulty, progress=not args.no_progress
     )
@@ -288,7 +293,7 @@ def _export(args: argparse.Namespace) -> None:
         from vosgan.recalibrate import recalibrate_batchnorm
 
         cfg, _, discriminator = load_models(args.checkpoint)
-        split = args.split or ("unlabeled" if args.data == "synthetic" else "train")
+        split = _training_split(args)
         dataset = load_dataset(
             cfg, args.data, args.format, split, args.videos, args.seed, progress=not args.no_progress
         )

@@ -84,9 +84,10 @@ def discriminator_view(generator: Generator, discriminator: Discriminator, point
     """What self-supervision means, for one generated clip: each entry is RGB uint8 (T, H, W, 3).
 
     The generator's own mask (the segmentation target) next to the discriminator's segmentation,
-    and Farneback flow of the clip (the flow target) next to the discriminator's flow.
+    and Farneback flow of the clip (the flow target) next to the discriminator's flow, which is shown
+    at its own scale (``vosgan.viz.discriminator_flow_frames``: several times weaker than the target).
     """
-    from vosgan.viz import FLOW_DISPLAY_FRACTION, flow_frames, mask_frames
+    from vosgan.viz import FLOW_DISPLAY_FRACTION, discriminator_flow_frames, flow_frames, mask_frames
 
     cfg = generator.cfg
     out = render(generator, point.z_c[None], trajectory(point.start[None], point.end[None], cfg.frames, "slerp"))
@@ -99,5 +100,5 @@ def discriminator_view(generator: Generator, discriminator: Discriminator, point
         "generator mask m(z)": mask_frames(out.mask[0]),
         "D segmentation": mask_frames(d.probability[0]),
         "Farneback flow OF(G(z))": flow_frames(batch_flow(out.video)[0], limit),
-        "D flow": flow_frames(d.flow_pixels[0], limit),
+        "D flow": discriminator_flow_frames(d.flow_pixels[0])[0],  # at its own scale: several times weaker
     }

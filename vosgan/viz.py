@@ -96,21 +96,29 @@ def stream_frames(gen, index: int, stream: str) -> np.ndarray:
 FLOW_DISPLAY_FRACTION = 0.05
 
 
+def discriminator_flow_frames(flow_pixels: torch.Tensor) -> tuple[np.ndarray, float]:
+    """D's flow (2, T, H, W) in pixels per frame, colour-coded (T, H, W, 3) with full colour at its own
+    99th-percentile magnitude over the clip (at least 0.05 px), and that magnitude. Its magnitudes are
+    several times smaller than Farneback's, which are shown at ``FLOW_DISPLAY_FRACTION`` of the width:
+    at that scale D's flow would be near black; at its own, its directions are visible."""
+    flow = torch.as_tensor(flow_pixels).detach().float().cpu()
+    limit = max(float(torch.quantile(flow.norm(dim=0).flatten(), 0.99)), 0.05)
+    return flow_frames(flow, limit), limit
+
+
 def stream_rows(gen, disc=None, index: int = 0) -> dict[str, np.ndarray]:
     """One sample's streams as named clips (T, H, W, 3): composite, background, foreground, mask,
     and, given the discriminator's output, its segmentation, its flow and the Farneback flow it is
-    trained towards. The Farneback flow has full colour at ``FLOW_DISPLAY_FRACTION`` of the width;
-    D's flow, whose magnitudes are several times smaller, at its own 99th-percentile magnitude over
-    the clip (at least 0.05 px), which the row's label states: its directions stay visible."""
+    trained towards. The Farneback flow has full colour at ``FLOW_DISPLAY_FRACTION`` of the width,
+    D's flow at its own scale (``discriminator_flow_frames``); each row's label states its scale."""
     from vosgan.data.flow import batch_flow
 
     rows = {name: stream_frames(gen, index, name) for name in STREAMS}
     if disc is not None:
         rows["D segmentation"] = mask_frames(disc.probability[index])
         limit = FLOW_DISPLAY_FRACTION * gen.video.shape[-1]
-        d_flow = disc.flow_pixels[index].float()
-        d_limit = max(float(torch.quantile(d_flow.norm(dim=0).flatten(), 0.99)), 0.05)
-        rows[f"D flow (full colour {d_limit:.2f} px)"] = flow_frames(d_flow, d_limit)
+        d_flow, d_limit = discriminator_flow_frames(disc.flow_pixels[index])
+        rows[f"D flow (full colour {d_limit:.2f} px)"] = d_flow
         rows[f"Farneback flow (full colour {limit:.1f} px)"] = flow_frames(
             batch_flow(gen.video[index : index + 1].float())[0], limit
         )

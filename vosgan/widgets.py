@@ -20,7 +20,7 @@ from vosgan.config import TRAJECTORIES
 from vosgan.latent import random_trajectory, slerp, trajectory
 from vosgan.models import Discriminator, Generator, GeneratorOutput
 from vosgan.sampling import LatentPoint, render
-from vosgan.viz import FLOW_DISPLAY_FRACTION, STREAMS, flow_frames, mask_frames, stream_frames
+from vosgan.viz import STREAMS, discriminator_flow_frames, mask_frames, stream_frames
 
 MODES = TRAJECTORIES
 D_STREAMS = ("D segmentation", "D flow")  # offered when the explorer has a discriminator
@@ -132,7 +132,7 @@ class LatentExplorer:
         if stream == "D segmentation":
             return mask_frames(view.probability[0])
         if stream == "D flow":
-            return flow_frames(view.flow_pixels[0], FLOW_DISPLAY_FRACTION * self.cfg.size)
+            return discriminator_flow_frames(view.flow_pixels[0])[0]  # at its own scale, as in the figures
         return stream_frames(out, 0, stream)
 
     def frame_image(self) -> np.ndarray:

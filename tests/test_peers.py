@@ -116,6 +116,36 @@ def test_cis_direct_gradient_by_hand():
     assert not torch.allclose(chi2.grad, expected, atol=1e-6)  # the straight-through path differs
 
 
+def test_cis_score_gradient_by_hand():
+    # the value is Eq. 9 of the sampled region; the gradient per pixel is its flip reward over the
+    # probability of the side it was drawn on: g_in / chi in the region, -g_out / (1 - chi) outside it
+    trainer = _cis_trainer(sampled_mask=True, score_gradient=True)
+    image, flow = torch.randn(1, 3, 32, 32), torch.randn(1, 2, 32, 32)
+    chi = torch.rand(1, 1, 32, 32).mul(0.8).add(0.1).requires_grad_(True)
+    loss = trainer.separation(image, flow, chi, torch.Generator().manual_seed(3))
+    loss.backward()
+    region = (chi > torch.rand(chi.shape, generator=torch.Generator().manual_seed(3))).float().detach()
+    with torch.no_grad():
+        inside, outside = cis.inpaint_both(trainer.inpainter, image, flow, region)
+        u2 = flow.pow(2).sum(1, True)
+        e_in, e_out = (flow - inside).pow(2).sum(1, True), (flow - outside).pow(2).sum(1, True)
+        d_in, d_out = (region * u2).sum() + 1e-2, ((1 - region) * u2).sum() + 1e-2
+        r_in, r_out = (region * e_in).sum() / d_in, ((1 - region) * e_out).sum() / d_out
+        g_in, g_out = (e_in - r_in * u2) / d_in, (e_out - r_out * u2) / d_out
+        expected = torch.where(region > 0, g_in / chi, -g_out / (1 - chi))
+    assert 0.3 < region.mean() < 0.7
+    assert loss.item() == pytest.approx((r_in + r_out).item(), rel=1e-5)
+    assert torch.allclose(chi.grad, expected, rtol=1e-4, atol=1e-7)
+    # the rewards are the first-order change of Eq. 9 when one pixel changes sides
+    k = int(torch.nonzero(region.flatten())[0])
+    e_in_k, u2_k = e_in.flatten()[k], u2.flatten()[k]
+    exact_inner = (region * e_in).sum() - e_in_k, d_in - u2_k
+    change = r_in - exact_inner[0] / exact_inner[1]
+    assert change.item() == pytest.approx(g_in.flatten()[k].item(), rel=0.05, abs=1e-4)
+    with pytest.raises(ValueError, match="score_gradient"):
+        cis.cis_config("tiny", hard_mask=True, sampled_mask=True, direct_gradient=True, score_gradient=True)
+
+
 def test_cis_sampled_mask_draws_the_region_from_chi():
     image, flow = torch.randn(2, 3, 32, 32), torch.randn(2, 2, 32, 32)
     chi = torch.full((2, 1, 32, 32), 0.3)

@@ -76,6 +76,13 @@ class CISConfig:
     # side's average (docs/peers.md, measured).
     sampled_mask: bool = False
     direct_gradient: bool = False
+    # Not in the paper (off in every preset; needs ``sampled_mask``): the generator's gradient as a
+    # score-function estimator (REINFORCE, Williams 1992) with a local reward per pixel: the change of
+    # Eq. 9 if that pixel alone changed sides (``flip_rewards``), times the gradient of the log-probability of
+    # the side it was drawn on. Its expectation is the gain of moving a pixel, so chi goes to 0 or 1;
+    # the straight-through gradient's expectation, chi r_in - (1 - chi) r_out, is zero at chi between
+    # (measured: ~0.6-0.75 inside objects). The inpainter sees the detached binary mask.
+    score_gradient: bool = False
     # Not in the paper (1 and 0 in every preset): coarse to fine. Eq. 9 sees chi averaged over
     # ``coarse_block`` x ``coarse_block`` cells (a sampled threshold per cell), the cell halving every
     # ``coarse_steps`` generator steps down to single pixels. A coarse region cannot be an object's outline, the
@@ -115,8 +122,10 @@ class CISConfig:
             raise ValueError(f"inpainter_levels must be in [0, log2(size / 4)], got {self.inpainter_levels}")
         if self.logit_scale <= 0 or self.grad_clip < 0:
             raise ValueError(f"logit_scale must be > 0 and grad_clip >= 0, got {self.logit_scale}, {self.grad_clip}")
-        if (self.sampled_mask or self.direct_gradient) and not self.hard_mask:
-            raise ValueError("sampled_mask and direct_gradient act on binary masks: set hard_mask too")
+        if (self.sampled_mask or self.direct_gradient or self.score_gradient) and not self.hard_mask:
+            raise ValueError("sampled_mask, direct_gradient and score_gradient act on binary masks: set hard_mask too")
+        if self.score_gradient and (self.direct_gradient or not self.sampled_mask):
+            raise ValueError("score_gradient needs sampled_mask and replaces direct_gradient: set one of the two")
         if self.threshold_cell < 1 or self.size % self.threshold_cell:
             raise ValueError(f"threshold_cell must divide size {self.size}, got {self.threshold_cell}")
         if self.threshold_cell > 1 and not self.sampled_mask:
@@ -218,6 +227,23 @@ def separation_loss(
     return inner + outer
 
 
+def flip_rewards(
+    flow: torch.Tensor, region: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor, epsilon: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """How much Eq. 9 gains from each pixel where it was drawn, to first order: for a pixel of the binary
+    ``region`` (B, 1, H, W), (e - R_in u^2) / D_in, its term in the inner ratio (its squared error e when
+    predicted from the outside, less the ratio R_in = N_in / D_in times its flow energy u^2); for a pixel
+    outside it, the same with the outer ratio. Returns both maps (B, 1, H, W), each zero off its side."""
+    u2 = flow.pow(2).sum(1, keepdim=True)
+    gains = []
+    for side, predicted in ((region, inside), (1 - region, outside)):
+        error = (flow - predicted).pow(2).sum(1, keepdim=True)
+        denominator = (side * u2).sum() + epsilon
+        ratio = (side * error).sum() / denominator
+        gains.append(side * (error - ratio * u2) / denominator)
+    return gains[0], gains[1]
+
+
 def inpaint_both(inpainter: Inpainter, image: torch.Tensor, flow: torch.Tensor, chi: torch.Tensor):
     """The inpainter's flow inside the region (from the outside) and outside it (from the inside)."""
     return inpainter(image, (1 - chi) * flow, chi), inpainter(image, chi * flow, 1 - chi)
@@ -296,6 +322,17 @@ class CISTrainer(PeerTrainer):
         threshold = self.threshold(cells.shape, gen).to(chi.device) if cfg.sampled_mask else 0.5
         cut = (cells > threshold).float()
         region = repeat(cut, "b c h w -> b c (h p) (w q)", p=block, q=block)
+        if cfg.score_gradient:
+            inside, outside = inpaint_both(self.inpainter, image, flow, region)
+            value = separation_loss(flow, region, inside, outside, epsilon)
+            with torch.no_grad():  # the rewards, summed over each cell
+                gain_in, gain_out = (
+                    block**2 * nn.functional.avg_pool2d(g, block)
+                    for g in flip_rewards(flow, region, inside, outside, epsilon)
+                )
+            p = cells.clamp(1e-6, 1 - 1e-6)
+            surrogate = (gain_in * p.log() + gain_out * (1 - p).log()).sum()
+            return value + surrogate - surrogate.detach()
         weights = region + chi - chi.detach()  # binary values, the soft mask's gradient (straight through)
         shown = region if cfg.direct_gradient else weights  # the mask the inpainter sees
         return separation_loss(flow, weights, *inpaint_both(self.inpainter, image, flow, shown), epsilon)

@@ -17,6 +17,7 @@ CIS_FLAGS = (
     "hard_mask",
     "sampled_mask",
     "direct_gradient",
+    "score_gradient",
     "epsilon_area",
     "inpainter_levels",
     "coarse_block",
@@ -114,6 +115,7 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
         ("--hard-mask", "CIS: binary masks, straight-through gradient (not in the paper)"),
         ("--sampled-mask", "CIS, with --hard-mask: masks sampled from chi per pixel (not in the paper)"),
         ("--direct-gradient", "CIS, with --hard-mask: gradient through Eq. 9's weights only (not in the paper)"),
+        ("--score-gradient", "CIS, with --sampled-mask: score-function gradient, per-pixel rewards (not in the paper)"),
     ):
         p.add_argument(flag, action="store_true", help=text)
     p.add_argument("--epsilon-area", type=float, default=None, help="CIS: extra epsilon, a fraction of the pixels")

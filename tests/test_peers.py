@@ -3,6 +3,7 @@ end on a tiny DAVIS-layout benchmark, and ``vosgan compare``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -319,6 +320,19 @@ def test_resume_is_exact(method, videos, tmp_path):
             assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
     lines = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [1, 2, 3, 4]
+
+
+def test_resume_takes_the_new_learning_rate(videos, tmp_path):
+    # a stage resumed with another --lr continues at that rate (the optimizer's moments kept)
+    subset = dict(list(videos.items())[:4])
+    cfg = cis.cis_config("tiny", iterations=2, warmup=1, batch_size=2)
+    train_peer(cis.CISTrainer(cfg, subset), 2, tmp_path, progress=False)
+    slower = cis.CISTrainer(dataclasses.replace(cfg, lr=3e-5, lr_inpainter=2e-4, iterations=3), subset)
+    slower.load(load_checkpoint(tmp_path / "checkpoint.pt"))
+    assert [g["lr"] for g in slower.opt_g.param_groups] == [3e-5]
+    assert [g["lr"] for g in slower.opt_d.param_groups] == [2e-4]
+    assert slower.opt_g.state_dict()["state"]  # Adam's moments came from the checkpoint
+    assert slower.step_count == 2
 
 
 @pytest.fixture(scope="module")

@@ -154,10 +154,15 @@ class PeerTrainer:
         return save_peer(path, self.method, self.cfg, *self.networks(), **opts, step=self.step_count, train=record)
 
     def load(self, state: dict) -> None:
+        """Weights, optimizer states and step count of ``state``; the learning rates stay this trainer's
+        (its config's), so a run resumed with another ``--lr`` continues at that rate."""
         for net, key in zip(self.networks(), ("generator", "discriminator")):
             net.load_state_dict(state[key])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        for opt, key in ((self.opt_g, "opt_g"), (self.opt_d, "opt_d")):
+            rates = [group["lr"] for group in opt.param_groups]
+            opt.load_state_dict(state[key])
+            for group, lr in zip(opt.param_groups, rates):
+                group["lr"] = lr
         self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
 
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The peer methods' shipped checkpoints and the README's comparison table, on a 2-core CPU, seed 0,
-# one run at a time (about 110 minutes in all). Usage: benchmarks/peers.sh [RUNS_FOLDER]
+# one run at a time (about 125 minutes in all). Usage: benchmarks/peers.sh [RUNS_FOLDER]
 # Each step is skipped when its output exists, so the script can be re-run after an interruption
 # (an interrupted training run is continued with --resume by hand, or its folder removed).
 set -euo pipefail
@@ -22,10 +22,18 @@ done
 
 # CIS: Table 1's ideal conditions, then Farneback flow (the shipped checkpoint).
 [ -f "$R/cis-ideal/checkpoint.pt" ] || $V train-peer --method cis --ideal --iterations 2500 --out "$R/cis-ideal" --no-progress
-# The same with the switches of docs/peers.md (not in the paper), the best run by val J: test J 69.1 at 1200 steps.
-[ -f "$R/cis-ideal-st/checkpoint.pt" ] || $V train-peer --method cis --ideal --hard-mask --sampled-mask \
-  --direct-gradient --epsilon-area 0.1 --threshold-cell 8 --iterations 1200 \
-  --out "$R/cis-ideal-st" --no-progress
+# The same with the switches of docs/peers.md (not in the paper), in four stages, each resuming the last
+# with other switches (the best run by val J: test J 76.5 at 2000 steps): the straight-through gradient
+# against a smooth threshold on 8 px cells (1200 steps), the score-function gradient (200), one smooth
+# threshold over the frame (400), the same at the generator's rate 2e-5 (200).
+S=(--method cis --ideal --hard-mask --sampled-mask --epsilon-area 0.1 --out "$R/cis-ideal-st" --no-progress)
+if [ ! -f "$R/cis-ideal-st/done" ]; then
+  $V train-peer "${S[@]}" --direct-gradient --threshold-cell 8 --iterations 1200
+  $V train-peer "${S[@]}" --resume --score-gradient --threshold-cell 8 --iterations 1400
+  $V train-peer "${S[@]}" --resume --score-gradient --threshold-cell 64 --iterations 1800
+  $V train-peer "${S[@]}" --resume --score-gradient --threshold-cell 64 --lr 2e-5 --iterations 2000
+  touch "$R/cis-ideal-st/done"
+fi
 python -c "from vosgan.peers.cis import ideal_conditions as f; print('with switches, test:', f('$R/cis-ideal-st/checkpoint.pt'))"
 [ -f "$R/cis/checkpoint.pt" ] || $V train-peer --method cis --iterations 1500 --out "$R/cis" --no-progress
 python -c "from vosgan.peers.cis import ideal_conditions as f; print('CIS ideal conditions, test:', f('$R/cis-ideal/checkpoint.pt'))"

@@ -335,6 +335,22 @@ def test_resume_takes_the_new_learning_rate(videos, tmp_path):
     assert slower.step_count == 2
 
 
+def test_cis_generator_average_is_saved_resumed_and_evaluated(videos, tmp_path):
+    subset = dict(list(videos.items())[:4])
+    cfg = cis.cis_config("tiny", iterations=3, warmup=1, batch_size=2, ema=0.5)
+    whole = train_peer(cis.CISTrainer(cfg, subset), 3, tmp_path / "whole", progress=False)
+    live, average = whole.generator.state_dict(), whole.ema.state_dict()
+    key = next(k for k in live if k.endswith("weight"))
+    assert not torch.equal(live[key], average[key])  # two generator steps: the average lags
+    train_peer(cis.CISTrainer(cfg, subset), 2, tmp_path / "split", progress=False)
+    resumed = train_peer(cis.CISTrainer(cfg, subset), 3, tmp_path / "split", resume=True, progress=False)
+    assert all(torch.equal(average[k], resumed.ema.state_dict()[k]) for k in average)
+    segmenter = cis.CISSegmenter(tmp_path / "whole" / "checkpoint.pt")
+    assert torch.equal(segmenter.generator.state_dict()[key], average[key])  # evaluation uses the average
+    with pytest.raises(ValueError, match="ema"):
+        cis.cis_config("tiny", ema=1.0)
+
+
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
     """A tiny benchmark in the DAVIS layout (10 videos, 8 frames of 32x32) and two tiny peer checkpoints."""

@@ -28,7 +28,7 @@ from torch import nn
 from vosgan.data.clips import resize_frames, upsample_maps
 from vosgan.data.flow import FlowCache, farneback, pairs_flow
 from vosgan.models.summary import parameter_count
-from vosgan.optim import make_optimizer
+from vosgan.optim import EMA, make_optimizer
 from vosgan.peers.common import (
     Decoder,
     Encoder,
@@ -80,8 +80,10 @@ class CISConfig:
     # score-function estimator (REINFORCE, Williams 1992) with a local reward per pixel: the change of
     # Eq. 9 if that pixel alone changed sides (``flip_rewards``), times the gradient of the log-probability of
     # the side it was drawn on. Its expectation is the gain of moving a pixel, so chi goes to 0 or 1;
-    # the straight-through gradient's expectation, chi r_in - (1 - chi) r_out, is zero at chi between
-    # (measured: ~0.6-0.75 inside objects). The inpainter sees the detached binary mask.
+    # the straight-through gradient's expectation, chi g_in - (1 - chi) g_out, is zero at chi between
+    # (measured: ~0.5-0.75 inside objects). The inpainter sees the detached binary mask. Measured
+    # (docs/peers.md): from scratch it gives rings; after the direct gradient filled the objects, with
+    # ``threshold_cell`` = size, it takes the ideal-conditions check from test J 69.1 to 76.5.
     score_gradient: bool = False
     # Not in the paper (1 and 0 in every preset): coarse to fine. Eq. 9 sees chi averaged over
     # ``coarse_block`` x ``coarse_block`` cells (a sampled threshold per cell), the cell halving every
@@ -103,6 +105,10 @@ class CISConfig:
     logit_scale: float = 1.0
     grad_clip: float = 0.0
     inpainter_steps: int = 1  # inpainter updates per generator update (each on its own batch)
+    # Not in the paper (0 in every preset): the decay of an exponential moving average of the mask
+    # generator's weights and BatchNorm statistics, the network a checkpoint is evaluated and exported with
+    # (Yazici et al. 2019: averaged GAN generators are steadier; the kit's ``train.ema`` for VOS-GAN).
+    ema: float = 0.0
     # Not in the presets (0): stride-2 levels added below the inpainter's 1/4-resolution features, so its
     # context spans the frame as the paper's CPN inpainter's does (its encoder reaches 1/64); the presets'
     # shrunk inpainter sees about 20 pixels around a pixel (measured: the wider context did not help).
@@ -120,6 +126,8 @@ class CISConfig:
             raise ValueError(f"CIS works at a size divisible by 4, got {self.size}")
         if self.inpainter_levels < 0 or self.size >> (2 + self.inpainter_levels) < 1:
             raise ValueError(f"inpainter_levels must be in [0, log2(size / 4)], got {self.inpainter_levels}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema is a decay in [0, 1) (0: off), got {self.ema}")
         if self.logit_scale <= 0 or self.grad_clip < 0:
             raise ValueError(f"logit_scale must be > 0 and grad_clip >= 0, got {self.logit_scale}, {self.grad_clip}")
         if (self.sampled_mask or self.direct_gradient or self.score_gradient) and not self.hard_mask:
@@ -292,6 +300,7 @@ class CISTrainer(PeerTrainer):
         self.inpainter = Inpainter(cfg).to(self.device)
         self.opt_g = make_optimizer(self.generator.parameters(), cfg)
         self.opt_d = make_optimizer(self.inpainter.parameters(), cfg, cfg.lr_inpainter)
+        self.ema = EMA(self.generator, cfg.ema, average_buffers=True) if cfg.ema else None
 
     method = METHOD
 
@@ -379,6 +388,8 @@ class CISTrainer(PeerTrainer):
         loss_g.backward()
         self._clip(self.generator)
         self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update(self.generator)
         return {**figures, "separation": -loss_g.item()}
 
 

@@ -25,6 +25,7 @@ CIS_FLAGS = (
     "threshold_cell",
     "logit_scale",
     "grad_clip",
+    "ema",
 )  # train-peer's CIS-only
 
 
@@ -129,6 +130,7 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     )
     p.add_argument("--logit-scale", type=float, default=None, help="CIS: the generator's logits times this")
     p.add_argument("--grad-clip", type=float, default=None, help="CIS: clip each gradient entry to this (0: off)")
+    p.add_argument("--ema", type=float, default=None, help="CIS: evaluate an EMA of the generator, this decay")
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")
     p.add_argument("--pretrain", type=positive_int, default=None, help="FaSTGAN's CE-only steps before the critics")
     p.add_argument("--batch-size", type=positive_int, default=None)

@@ -22,9 +22,10 @@ from einops import rearrange
 from torch import nn
 from tqdm.auto import tqdm
 
-from vosgan.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
+from vosgan.checkpoint import CheckpointError, evaluated_weights, load_checkpoint, load_weights, save_checkpoint
 from vosgan.data.clips import resize_frames
 from vosgan.data.io import DataError
+from vosgan.optim import EMA
 
 
 def conv_bn(c_in: int, c_out: int, stride: int = 1, dilation: int = 1, act: bool = True) -> nn.Sequential:
@@ -140,6 +141,7 @@ class PeerTrainer:
     method: str
     step_count: int = 0
     seconds: float = 0.0
+    ema: EMA | None = None  # an average of the generator, saved as ``generator_ema`` and used for evaluation
 
     def networks(self) -> tuple[nn.Module, nn.Module]:
         raise NotImplementedError
@@ -151,6 +153,8 @@ class PeerTrainer:
     def save(self, path) -> Path:
         record = {"steps": self.step_count, "seconds": self.seconds, "labels": self.labels(), "seed": self.seed}
         opts = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+        if self.ema is not None:
+            opts["generator_ema"] = self.ema.state_dict()
         return save_peer(path, self.method, self.cfg, *self.networks(), **opts, step=self.step_count, train=record)
 
     def load(self, state: dict) -> None:
@@ -163,6 +167,8 @@ class PeerTrainer:
             opt.load_state_dict(state[key])
             for group, lr in zip(opt.param_groups, rates):
                 group["lr"] = lr
+        if self.ema is not None:  # switched on at a resume: the average starts from the live weights
+            self.ema.load_state_dict(state.get("generator_ema", state["generator"]))
         self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
 
 
@@ -193,7 +199,7 @@ def load_peer(path, method: str, config_cls, generator_cls, discriminator_cls, d
         raise CheckpointError(f"{path} is a {found!r} checkpoint, not {method!r}")
     cfg = config_cls(**state["config"])
     generator, discriminator = generator_cls(cfg).to(device), discriminator_cls(cfg).to(device)
-    load_weights(generator, state["generator"], path, f"{method} generator")
+    load_weights(generator, evaluated_weights(state, "generator"), path, f"{method} generator")
     load_weights(discriminator, state["discriminator"], path, f"{method} discriminator")
     return cfg, generator.eval(), discriminator.eval(), state
 

@@ -83,7 +83,7 @@ class CISConfig:
     # the straight-through gradient's expectation, chi g_in - (1 - chi) g_out, is zero at chi between
     # (measured: ~0.5-0.75 inside objects). The inpainter sees the detached binary mask. Measured
     # (docs/peers.md): from scratch it gives rings; after the direct gradient filled the objects, with
-    # ``threshold_cell`` = size, it takes the ideal-conditions check from test J 69.1 to 76.5.
+    # ``threshold_cell`` = size, it takes the ideal-conditions check from test J 69.1 to 76.5 (77.1 with ``ema``).
     score_gradient: bool = False
     # Not in the paper (1 and 0 in every preset): coarse to fine. Eq. 9 sees chi averaged over
     # ``coarse_block`` x ``coarse_block`` cells (a sampled threshold per cell), the cell halving every

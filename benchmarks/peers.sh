@@ -1,6 +1,6 @@
 #!/bin/bash
 # The peer methods' shipped checkpoints and the README's comparison table, on a 2-core CPU, seed 0,
-# one run at a time (about 125 minutes in all). Usage: benchmarks/peers.sh [RUNS_FOLDER]
+# one run at a time (about 2 hours in all; the CIS ideal-conditions stages 26 min). Usage: benchmarks/peers.sh [RUNS_FOLDER]
 # Each step is skipped when its output exists, so the script can be re-run after an interruption
 # (an interrupted training run is continued with --resume by hand, or its folder removed).
 set -euo pipefail

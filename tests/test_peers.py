@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -399,6 +400,26 @@ def test_segment_cli_with_peer_checkpoints(bench, tmp_path, capsys):
         assert len(masks) == 8
         assert main(["evaluate", "--gt", str(data), "--pred", str(out), "--binary"]) == 0
     assert "frames/s" in capsys.readouterr().out
+
+
+def test_segment_cli_crf_is_cis_only(bench, tmp_path, capsys):
+    from vosgan.peers.crf import CRFConfig
+
+    root, data = bench
+    ckpt = root / "cis" / "checkpoint.pt"
+    frames = training_videos(str(data), "val", 32)
+    video = next(iter(frames.values()))[0]
+    plain = load_segmenter(ckpt).probabilities(video)
+    refined = load_segmenter(ckpt, crf=CRFConfig()).probabilities(video)
+    assert refined.shape == plain.shape and 0 <= refined.min() and refined.max() <= 1
+    assert np.abs(refined - plain).max() > 1e-3  # the CRF ran
+    args = ["segment", "--input", str(data), "--no-progress", "--crf"]
+    assert main([*args, "--checkpoint", str(ckpt), "--out", str(tmp_path / "cis")]) == 0
+    assert len(list((tmp_path / "cis" / "synth00000").glob("*.png"))) == 8
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
+    for other in (root / "fg" / "checkpoint.pt", shipped):
+        assert main([*args, "--checkpoint", str(other), "--out", str(tmp_path / "x")]) == 2
+        assert "CIS's" in capsys.readouterr().err
 
 
 def test_fastgan_without_annotations_names_what_is_missing(bench, tmp_path, capsys):

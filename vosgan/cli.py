@@ -158,6 +158,8 @@ def _segment(args: argparse.Namespace) -> None:
 
     if checkpoint_method(args.checkpoint) != "vosgan":
         return _segment_peer(args)
+    if args.crf:
+        raise ValueError(f"--crf is CIS's post-processing; {args.checkpoint} holds a VOS-GAN model")
     cfg, _, discriminator = load_models(args.checkpoint, resolve_device(args.device))
     report = segment_path(
         discriminator,
@@ -185,8 +187,10 @@ def _segment_peer(args: argparse.Namespace) -> None:
         raise ValueError("--size and --flow apply to VOS-GAN checkpoints only; this one is a peer method's")
     from vosgan.data.flow import FlowCache
     from vosgan.data.sources import DEFAULT_CACHE
+    from vosgan.peers.crf import CRFConfig
 
-    segmenter = load_segmenter(args.checkpoint, resolve_device(args.device), FlowCache(DEFAULT_CACHE))
+    crf = CRFConfig() if args.crf else None
+    segmenter = load_segmenter(args.checkpoint, resolve_device(args.device), FlowCache(DEFAULT_CACHE), crf)
     sequences = input_sequences(args.input)
     check_output(Path(args.out), Path(args.input), [s.name for s in sequences], args.overwrite)
     report, timing = segment_sequences(segmenter, sequences, args.out, args.threshold, args.soft, not args.no_progress)
@@ -384,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="foreground probability threshold, in (0, 1)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace masks already in --out (never the input's)")
+    p.add_argument("--crf", action="store_true", help="CIS checkpoints: the paper's CRF post-processing (Sect. 4.1)")
     p.add_argument(
         "--size",
         type=COUNT,

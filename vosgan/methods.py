@@ -47,10 +47,10 @@ class VOSGANSegmenter:
         return segment_frames(self.discriminator, self.cfg, frames).probabilities
 
 
-def _cis(path, device="cpu", flow_cache=None):
+def _cis(path, device="cpu", flow_cache=None, crf=None):
     from vosgan.peers.cis import CISSegmenter
 
-    return CISSegmenter(path, device, flow_cache=flow_cache)
+    return CISSegmenter(path, device, flow_cache=flow_cache, crf=crf)
 
 
 def _fastgan(path, device="cpu", flow_cache=None):
@@ -62,13 +62,18 @@ def _fastgan(path, device="cpu", flow_cache=None):
 LOADERS = {"vosgan": VOSGANSegmenter, "cis": _cis, "fastgan": _fastgan}
 
 
-def load_segmenter(path, device: str | torch.device = "cpu", flow_cache=None):
+def load_segmenter(path, device: str | torch.device = "cpu", flow_cache=None, crf=None):
     """The segmenter of the method ``path`` names (its ``method`` entry; VOS-GAN when it has none);
-    ``flow_cache`` (a ``FlowCache``) keeps the flow of a method that computes it (CIS)."""
+    ``flow_cache`` (a ``FlowCache``) keeps the flow of a method that computes it (CIS); ``crf`` (a
+    ``vosgan.peers.crf.CRFConfig``) switches on CIS's CRF post-processing."""
     method = checkpoint_method(path)
     if method not in LOADERS:
         raise DataError(f"{path} was written by method {method!r}, which this kit does not know ({sorted(LOADERS)})")
-    return LOADERS[method](path, device, flow_cache)
+    if crf is None:
+        return LOADERS[method](path, device, flow_cache)
+    if method != "cis":
+        raise ValueError(f"the CRF post-processing is CIS's (its Sect. 4.1); {path} holds a {method} model")
+    return LOADERS[method](path, device, flow_cache, crf)
 
 
 def first_annotation(seq) -> np.ndarray:

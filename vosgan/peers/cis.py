@@ -8,10 +8,11 @@ from the other's. No labels anywhere.
 
 Differences from the paper, all forced by the kit's scale: flow is the kit's Farneback pipeline (the
 paper used PWC-Net); the networks are the paper's layouts at 64x64 with a few channels (its 3.4 M and
-1.5 M parameters shrunk about 30-fold); no CRF (the paper's post-processing, optional there, is not
-implemented: no CRF library is a kit dependency). Eq. 7 is symmetric in the region and its
-complement, so which side the generator calls foreground is an accident of training; at test time
-the kit keeps the side that covers less of the video (``polarity='smaller'``), a label-free rule.
+1.5 M parameters shrunk about 30-fold); the paper's CRF post-processing is optional and off by default
+(``CISSegmenter(crf=CRFConfig())``, ``vosgan segment --crf``; ``vosgan.peers.crf``). Eq. 7 is
+symmetric in the region and its complement, so which side the generator calls foreground is an
+accident of training; at test time the kit keeps the side that covers less of the video
+(``polarity='smaller'``), a label-free rule.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from vosgan.peers.common import (
     step_generators,
     upsample,
 )
+from vosgan.peers.crf import CRFConfig, dense_crf
 
 METHOD = "cis"
 
@@ -395,15 +397,23 @@ class CISTrainer(PeerTrainer):
 
 class CISSegmenter(PeerSegmenter):
     """The trained mask generator as a video segmenter (Eq. 14): P_t is the mean of P_t(dT) over the
-    dT in [-5, 5] \\ {0} with I_{t + dT} inside the video; then the polarity rule (module docstring)."""
+    dT in [-5, 5] \\ {0} with I_{t + dT} inside the video; then the polarity rule (module docstring);
+    then, with ``crf``, the paper's CRF on each frame at the working size (``vosgan.peers.crf``)."""
 
     method, setting, needs_first_mask = METHOD, "unsupervised", False
 
-    def __init__(self, path, device="cpu", polarity: str = "smaller", flow_cache: FlowCache | None = None):
+    def __init__(
+        self,
+        path,
+        device="cpu",
+        polarity: str = "smaller",
+        flow_cache: FlowCache | None = None,
+        crf: CRFConfig | None = None,
+    ):
         self.cfg, self.generator, self.inpainter, self.state = load_peer(
             path, METHOD, CISConfig, MaskGenerator, Inpainter, device
         )
-        self.device, self.polarity, self.flow_cache = torch.device(device), polarity, flow_cache
+        self.device, self.polarity, self.flow_cache, self.crf = torch.device(device), polarity, flow_cache, crf
 
     @property
     def parameters(self) -> int:
@@ -439,18 +449,21 @@ class CISSegmenter(PeerSegmenter):
         p = total / np.maximum(count, 1)[:, None, None]
         if self.polarity == "smaller" and p.mean() > 0.5:
             p = 1 - p
+        if self.crf is not None:
+            p = dense_crf(p, small, self.crf)
         maps = rearrange(torch.from_numpy(p), "t h w -> 1 t h w")
         return upsample_maps(maps, *frames.shape[1:3])[0].clamp(0, 1).numpy()
 
 
-def ideal_conditions(path, split: str = "test", device="cpu") -> dict[str, float]:
+def ideal_conditions(path, split: str = "test", device="cpu", crf: CRFConfig | None = None) -> dict[str, float]:
     """Table 1 on the embedded benchmark: a CIS checkpoint trained with ``ideal=True`` segments ``split``
     with each frame's flow replaced by independent constant fore/background fields; binary J and F of the
-    kit's evaluation (frames 1..N-2). Near-perfect J is what the paper reports (88.5-92.5)."""
+    kit's evaluation (frames 1..N-2). Near-perfect J is what the paper reports (88.5-92.5), after its CRF
+    (``crf``)."""
     from vosgan.metrics.evaluate import evaluate_arrays
     from vosgan.peers.common import training_videos
 
-    segmenter = CISSegmenter(path, device)
+    segmenter = CISSegmenter(path, device, crf=crf)
     if not segmenter.cfg.ideal:
         raise ValueError(f"{path} was not trained in ideal conditions (train it with --ideal)")
     truth, pred = {}, {}

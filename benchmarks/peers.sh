@@ -52,7 +52,8 @@ $V compare --out "$R/compare" --no-progress \
   --checkpoint "FaSTGAN +D_T=$R/fastgan/row+temporal/checkpoint.pt"
 
 # Not in the table: CIS with the ideal-conditions switches on Farneback flow (docs/peers.md, session 15),
-# chosen by val at 1400 steps (the later stages score lower); J on test with the CRF and without.
+# chosen by val at 1400 steps (the later stages score lower); J on test with the CRF and without, on the
+# clips as they are and frozen in time (its first frame repeated: motion removed).
 F=(--method cis --hard-mask --sampled-mask --epsilon-area 0.1 --out "$R/cis-st" --no-progress)
 if [ ! -f "$R/cis-st/done" ]; then
   $V train-peer "${F[@]}" --direct-gradient --threshold-cell 8 --iterations 1200
@@ -61,4 +62,6 @@ if [ ! -f "$R/cis-st/done" ]; then
 fi
 python -c "from vosgan.metrics.segmenter import RealClips, score_predictions as s; from vosgan.peers.cis import CISSegmenter as S; from vosgan.peers.crf import CRFConfig as C
 c = RealClips.benchmark('test')
-for crf in (C(), None): m = S('$R/cis-st/checkpoint.pt', crf=crf); print('CIS switches, Farneback, test, CRF' if crf else 'without CRF', s(c, {n: (m.probabilities(f) > 0.5).astype('uint8') for n, f in c.frames.items()}))"
+for crf in (C(), None):
+  m = S('$R/cis-st/checkpoint.pt', crf=crf)
+  for k, x in (('moving', c), ('frozen', c.frozen())): print('CIS switches, Farneback, test', k, 'CRF' if crf else 'no CRF', s(x, {n: (m.probabilities(f) > 0.5).astype('uint8') for n, f in x.frames.items()}))"

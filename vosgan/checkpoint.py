@@ -89,9 +89,13 @@ def nonfinite_tensors(weights: dict[str, torch.Tensor]) -> list[str]:
     return [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
-def load_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], path, what: str) -> None:
+def load_weights(
+    module: torch.nn.Module, weights: dict[str, torch.Tensor], path, what: str, new: tuple[str, ...] = ()
+) -> list[str]:
     """``module.load_state_dict(weights)``, refusing non-finite weights and summarising a mismatch
-    (missing, unexpected and differently shaped tensors, a few names each) with the file's name."""
+    (missing, unexpected and differently shaped tensors, a few names each) with the file's name.
+    Tensors under the prefixes ``new`` (layers the file's model did not have) may be missing: they
+    keep their initialisation, and their names are returned."""
     bad = nonfinite_tensors(weights)
     if bad:
         raise CheckpointError(
@@ -99,7 +103,8 @@ def load_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], path
             "before this file was written: use an earlier checkpoint"
         )
     own = module.state_dict()
-    missing = [k for k in own if k not in weights]
+    fresh = [k for k in own if k not in weights and k.startswith(new)] if new else []
+    missing = [k for k in own if k not in weights and k not in fresh]
     unexpected = [k for k in weights if k not in own]
     shapes = [k for k in own if k in weights and own[k].shape != weights[k].shape]
     if missing or unexpected or shapes:
@@ -112,7 +117,8 @@ def load_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], path
             f"{path}: the {what} weights do not fit its own config: " + "; ".join(parts) + ". The file was written "
             "by other code or edited; re-export it from the training run's checkpoint.pt"
         )
-    module.load_state_dict(weights)
+    module.load_state_dict({**{k: own[k] for k in fresh}, **weights})
+    return fresh
 
 
 def check_config(saved: dict[str, Any], cfg: VOSGANConfig, path: str | os.PathLike = "checkpoint") -> None:
@@ -172,6 +178,27 @@ def load_models(
 def is_export(state: dict[str, Any]) -> bool:
     """True for a weights-only file (``export_weights``, a best snapshot): no optimizer state to resume."""
     return "opt_g" not in state or "opt_d" not in state
+
+
+def init_from(trainer, path: str | os.PathLike) -> list[str]:
+    """Start ``trainer``'s networks (and their EMA copies) from the weights of the checkpoint or export at
+    ``path``: a new run (fresh optimizers, step 0) of a model with the same geometry and widths, which
+    may add the motion layer; returns the names of the layers that kept their fresh initialisation."""
+    state = load_checkpoint(path, map_location=trainer.device)
+    saved = VOSGANConfig.from_dict(state["config"])
+    widths = ("ngf", "motion_encoder", "motion_hidden", "upsampling")
+    pairs = {k: (getattr(saved, k), getattr(trainer.cfg, k)) for k in ("size", "frames", "latent", "discriminator")}
+    pairs.update({f"generator.{k}": (getattr(saved.generator, k), getattr(trainer.cfg.generator, k)) for k in widths})
+    diffs = [f"{k}: file {a} vs run {b}" for k, (a, b) in pairs.items() if a != b]
+    if diffs:
+        raise CheckpointError(f"--init {path} holds a model of another shape than this run's: " + "; ".join(diffs))
+    fresh = load_weights(trainer.G, evaluated_weights(state, "generator"), path, "generator", new=("motion_layer.",))
+    load_weights(trainer.D, evaluated_weights(state, "discriminator"), path, "discriminator")
+    for ema, module in ((trainer.ema, trainer.G), (trainer.ema_d, trainer.D)):
+        if ema is not None:
+            ema.load_state_dict(module.state_dict())
+    trainer.init_record = {"path": str(path), "steps": state.get("train", {}).get("steps", state.get("step"))}
+    return fresh
 
 
 def resume_from(trainer, path: str | os.PathLike) -> list[str]:

@@ -74,6 +74,7 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         evaluate_every=args.evaluate_every,
         threads=args.threads or None,
+        init=args.init,
     )
     if trainer.stop_signal is not None:  # pre-empted: a non-zero exit, so a job scheduler sees it unfinished
         return 128 + trainer.stop_signal
@@ -121,6 +122,21 @@ TRAIN_OPTIONS = (
     ("--camouflage", "loss", "camouflage", FRACTION, "share of D's fakes whose object wears the background"),
     ("--upsampling", "generator", "upsampling", str, "transposed (paper) or resize (upsample + 3x3 conv)"),
     ("--mask-bias", "generator", "mask_bias", number(float), "initial bias of the mask head"),
+    ("--motion-layer", "generator", "motion_layer", str, "none (paper), velocity or steps: z_M moves the object"),
+    (
+        "--motion-speed",
+        "generator",
+        "motion_speed",
+        number(float, 0, 0.25, open_low=True),
+        "the motion layer's top speed per axis, share of the side per frame",
+    ),
+    (
+        "--precision",
+        "train",
+        "precision",
+        str,
+        "auto (bf16 on CUDA and on CPUs with native bf16, fp32 elsewhere), fp32 or bf16",
+    ),
 )
 
 
@@ -128,6 +144,7 @@ TRAIN_OPTIONS = (
 TRAIN_SWITCHES = (
     ("--mode-seeking-motion", "loss", "mode_seeking_motion", "mode-seeking pairs share z_C (z_M only)"),
     ("--balanced-segmentation", "loss", "balanced_segmentation", "class-balanced NLL for D's segmentation of fakes"),
+    ("--sprite", "generator", "sprite", "with the motion layer: a rigid object (the stream's mean over time)"),
 )
 
 
@@ -173,6 +190,7 @@ def _segment(args: argparse.Namespace) -> None:
         not args.no_progress,
         overwrite=args.overwrite,
         size=args.size,
+        precision=args.precision,
     )
     _report(report, args.out)
 
@@ -357,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, samples/")
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint")
+    p.add_argument(
+        "--init",
+        default=None,
+        help="start a new run from this checkpoint's weights (same shape; it may add the motion layer)",
+    )
     p.add_argument("--checkpoint-every", type=COUNT, default=200, help="steps between checkpoints (0: only at the end)")
     p.add_argument("--sample-every", type=COUNT, default=500, help="steps between sample grids (0: none)")
     p.add_argument("--workers", type=COUNT, default=0, help="data-loading processes")
@@ -395,6 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="working height in pixels (a multiple of 8; the width keeps the video's aspect ratio); "
         "0: the checkpoint's working size (vosgan export --working-size), else the preset's square frame",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="the network's precision: auto (default: bf16 on CUDA and on CPUs with native bf16), fp32, bf16",
     )
     p.add_argument("--soft", action="store_true", help="also save probability maps (_soft/<seq>.npy)")
     p.add_argument("--flow", action="store_true", help="also save the predicted flow (_flow/<seq>.npy)")

@@ -15,9 +15,11 @@ from typing import Any
 TRAJECTORIES = ("slerp", "lerp", "random")
 MOTION_ENCODERS = ("lstm", "none")
 UPSAMPLING = ("transposed", "resize")
+MOTION_LAYERS = ("none", "velocity", "steps")
 GAN_LOSSES = ("standard", "hinge")
 FLOW_LOSSES = ("mse", "epe")
 AUGMENTATIONS = ("color", "translation", "cutout")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class GeneratorConfig:
     # checkerboard pattern that marks the foreground without any motion.
     upsampling: str = "transposed"
     mask_bias: float = 0.0  # initial bias of the mask head: negative values start with small masks
+    # Not in the paper (off in every preset, docs/architecture.md): a motion layer after the foreground
+    # stream that translates the foreground and the mask by a differentiable warp (spatial transformers,
+    # Jaderberg et al. 2015; layered sprite generators, Monnier et al. 2021), so z_M sets the trajectory.
+    # 'velocity': one velocity per clip from the motion encoder's summary of z_M; 'steps': one per frame
+    # from the LSTM's state at that frame. The object sits where the stream put it at the middle frame.
+    motion_layer: str = "none"
+    motion_speed: float = 0.03  # the layer's top speed per axis (tanh's bound), share of the side per frame
+    # With the motion layer: the foreground and mask the stream makes are averaged over time before the
+    # warp (a rigid sprite), so the object moves without changing its shape or size.
+    sprite: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,9 @@ class TrainConfig:
     # Real training clips D's BatchNorm statistics are recomputed on before each real-clip evaluation;
     # the snapshot (best.pt) keeps them (0: off; vosgan.recalibrate). Not in the paper.
     bn_clips: int = 0
+    # Forward passes' precision (not in the paper, which predates it): 'auto' is bf16 autocast on CUDA and
+    # on CPUs with native bf16 (AVX512-BF16, AMX), fp32 elsewhere; 'fp32' or 'bf16' force one.
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -181,6 +196,19 @@ class VOSGANConfig:
             raise ValueError(f"train.g_steps must be >= 1, got {self.train.g_steps}")
         if self.generator.upsampling not in UPSAMPLING:
             raise ValueError(f"generator.upsampling must be one of {UPSAMPLING}, got {self.generator.upsampling!r}")
+        g = self.generator
+        if g.motion_layer not in MOTION_LAYERS:
+            raise ValueError(f"generator.motion_layer must be one of {MOTION_LAYERS}, got {g.motion_layer!r}")
+        if g.motion_layer == "steps" and g.motion_encoder != "lstm":
+            raise ValueError(
+                "generator.motion_layer 'steps' reads the LSTM's state at each frame: motion_encoder 'lstm'"
+            )
+        if not 0 < g.motion_speed <= 0.25:
+            raise ValueError(
+                f"generator.motion_speed is a share of the side per frame in (0, 0.25], got {g.motion_speed}"
+            )
+        if g.sprite and g.motion_layer == "none":
+            raise ValueError("generator.sprite holds the object rigid for the motion layer: set generator.motion_layer")
         if self.loss.flow_loss not in FLOW_LOSSES:
             raise ValueError(f"loss.flow_loss must be one of {FLOW_LOSSES}, got {self.loss.flow_loss!r}")
         if self.loss.gan not in GAN_LOSSES:
@@ -198,6 +226,8 @@ class VOSGANConfig:
             raise ValueError(f"loss.real_background is a probability, got {self.loss.real_background}")
         if self.segment.working_size < 0 or self.segment.working_size % 8:
             raise ValueError(f"segment.working_size must be 0 or a multiple of 8, got {self.segment.working_size}")
+        if self.train.precision not in PRECISIONS:
+            raise ValueError(f"train.precision must be one of {PRECISIONS}, got {self.train.precision!r}")
         if self.train.bn_clips < 0:
             raise ValueError(f"train.bn_clips is a number of clips, got {self.train.bn_clips}")
         for name in ("ema", "ema_d"):

@@ -1,4 +1,5 @@
-"""Device choice in one place: CUDA with bf16 autocast when present, the CPU otherwise."""
+"""Device and precision choice in one place: CUDA when present, the CPU otherwise; bf16 autocast
+wherever the hardware runs it natively (CUDA, CPUs with AVX512-BF16 or AMX), fp32 elsewhere."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import random
 
 import numpy as np
 import torch
+
+from vosgan.config import PRECISIONS
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -20,10 +23,28 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
-def autocast(device: torch.device, enabled: bool = True):
-    """Mixed precision (bf16, no loss scaling needed) on CUDA only; a no-op context on the CPU."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def cpu_has_bf16() -> bool:
+    """True when this PyTorch build runs bf16 matmuls and convolutions natively on this CPU (oneDNN
+    reports AVX512-BF16 or AMX); elsewhere bf16 is emulated and slower than fp32."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``'auto'`` -> ``'bf16'`` on CUDA and on CPUs with native bf16, ``'fp32'`` otherwise; ``'bf16'``
+    and ``'fp32'`` are kept (bf16 on a CPU without it runs, slowly)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bf16" if device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16()) else "fp32"
+
+
+def autocast(device: torch.device, precision: str = "auto"):
+    """The forward passes' precision: bf16 autocast (no loss scaling needed) where ``precision``
+    resolves to bf16, a no-op context for fp32. Losses, optimizer state and BatchNorm statistics
+    stay fp32, as autocast leaves them."""
+    if resolve_precision(precision, device) == "bf16" and device.type in ("cuda", "cpu"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

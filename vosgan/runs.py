@@ -32,6 +32,7 @@ def run_training(
     progress: bool = True,
     evaluate_every: int = 0,
     threads: int | None = None,
+    init: str | os.PathLike | None = None,
 ) -> Trainer:
     """Train into ``out`` (``checkpoint.pt``, ``metrics.jsonl``, ``samples/``); the CLI and notebooks call this.
 
@@ -40,16 +41,23 @@ def run_training(
     ``evaluate_every`` > 0 adds the real-clip evaluation (``vosgan.callbacks.SegmenterMonitor``, val
     split of the embedded benchmark): ``evaluation.jsonl`` and ``best.pt`` (best val J) in ``out``.
 
-    An existing checkpoint is continued with ``resume=True`` and never silently overwritten.
+    An existing checkpoint is continued with ``resume=True`` and never silently overwritten. ``init``
+    starts a new run from another checkpoint's weights (``vosgan.checkpoint.init_from``).
     """
     from vosgan.callbacks import Checkpointer, MetricsLog, SampleGrid
-    from vosgan.checkpoint import resume_from
+    from vosgan.checkpoint import init_from, resume_from
     from vosgan.distributed import setup_distributed
 
     out = Path(out)
     path = prepare_run_folder(out, resume)
     dist = setup_distributed(device)
     trainer = Trainer(cfg, dataset, dist, seed=seed, workers=workers)
+    if init is not None and resume:
+        raise ValueError("init starts a new run from another checkpoint's weights; a resumed run keeps its own")
+    if init is not None:
+        fresh = init_from(trainer, init)
+        if dist.is_main:
+            print(f"started from the weights of {init}" + (f"; new layers: {len(fresh)} tensors" if fresh else ""))
     if resume:
         changed = resume_from(trainer, path)
         if dist.is_main:
@@ -68,7 +76,10 @@ def run_training(
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-        print(f"training {cfg.name} on {dist.device} x {dist.world_size} process(es), {len(dataset)} clips")
+        print(
+            f"training {cfg.name} on {dist.device} ({trainer.precision}) x {dist.world_size} process(es), "
+            f"{len(dataset)} clips"
+        )
     cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
     if threads:
         torch.set_num_threads(threads)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from vosgan.device import autocast
 from vosgan.latent import sample_latents
 from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
 
@@ -27,11 +28,13 @@ class LatentPoint:
 
 
 @torch.no_grad()
-def render(generator: Generator, z_c: torch.Tensor, z_m: torch.Tensor) -> GeneratorOutput:
-    """Generator outputs for ``z_c`` (B, d) and ``z_m`` (B, T, d), in eval mode, on the CPU."""
+def render(generator: Generator, z_c: torch.Tensor, z_m: torch.Tensor, precision: str = "auto") -> GeneratorOutput:
+    """Generator outputs for ``z_c`` (B, d) and ``z_m`` (B, T, d), in eval mode, float32 on the CPU;
+    ``precision`` as ``vosgan.device.autocast`` takes it."""
     generator.eval()
     device = next(generator.parameters()).device
-    out = generator(z_c.to(device), z_m.to(device))
+    with autocast(device, precision):
+        out = generator(z_c.to(device), z_m.to(device))
     return GeneratorOutput(*(t.float().cpu() for t in (out.video, out.foreground, out.background, out.mask)))
 
 

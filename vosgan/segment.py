@@ -63,13 +63,14 @@ def prepare_shots(frames: np.ndarray, cfg: VOSGANConfig, size: int | None = None
 
 @torch.no_grad()
 def dense_maps(
-    discriminator: Discriminator, shots: torch.Tensor, with_flow: bool
+    discriminator: Discriminator, shots: torch.Tensor, with_flow: bool, precision: str = "auto"
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The motion stream on shots (S, 3, T, h, w): foreground probabilities (S, 1, T, h, w) and, when
-    asked for, flow in pixels per frame at the training size (S, 2, T, h, w), both on the CPU."""
+    asked for, flow in pixels per frame at the training size (S, 2, T, h, w), both float32 on the CPU;
+    ``precision`` as ``vosgan.device.autocast`` takes it."""
     device = next(discriminator.parameters()).device
     discriminator.eval()
-    with autocast(device):
+    with autocast(device, precision):
         out = discriminator.dense(shots.to(device)).cpu()
     return out.probability, out.flow_pixels if with_flow else None
 
@@ -97,10 +98,14 @@ def segment_frames(
     batch_size: int = 8,
     with_flow: bool = False,
     size: int | None = None,
+    precision: str = "auto",
 ) -> Segmentation:
     """Segment RGB uint8 frames (N, H, W, 3) of one video at the working ``size`` (see ``working_size``)."""
     shots = prepare_shots(frames, cfg, size)
-    maps = [dense_maps(discriminator, shots[i : i + batch_size], with_flow) for i in range(0, len(shots), batch_size)]
+    maps = [
+        dense_maps(discriminator, shots[i : i + batch_size], with_flow, precision)
+        for i in range(0, len(shots), batch_size)
+    ]
     seg = torch.cat([m[0] for m in maps])
     flow = torch.cat([m[1] for m in maps]) if with_flow else None
     return assemble(cfg, seg, flow, *frames.shape[:3])
@@ -171,6 +176,7 @@ def segment_path(
     progress: bool = True,
     overwrite: bool = False,
     size: int | None = None,
+    precision: str = "auto",
 ) -> SegmentReport:
     """Segment every sequence under ``input_path`` into ``out`` (DAVIS layout).
 
@@ -228,7 +234,7 @@ def segment_path(
         writes = []
 
         def run_batch(shots: list[tuple[int, torch.Tensor]]) -> None:
-            seg, flow = dense_maps(discriminator, torch.stack([s for _, s in shots]), with_flow)
+            seg, flow = dense_maps(discriminator, torch.stack([s for _, s in shots]), with_flow, precision)
             for k, (i, _) in enumerate(shots):
                 entry = done[i]
                 entry[2].append(seg[k : k + 1])

@@ -28,7 +28,7 @@ from vosgan.checkpoint import CheckpointError, check_config, is_export, load_wei
 from vosgan.config import VOSGANConfig
 from vosgan.data.datasets import make_loader
 from vosgan.data.flow import batch_flow, flow_to_target
-from vosgan.device import autocast
+from vosgan.device import autocast, resolve_precision
 from vosgan.distributed import DistInfo, all_finite
 from vosgan.latent import sample_latents
 from vosgan.losses import alpha_at, discriminator_loss, generator_loss, r1_penalty
@@ -84,7 +84,6 @@ class Trainer:
         seed: int = 0,
         workers: int = 0,
         max_bad_steps: int = 20,
-        mixed_precision: bool = True,
     ):
         self.cfg, self.dataset, self.dist, self.seed, self.workers = cfg, dataset, dist, seed, workers
         self.device = dist.device
@@ -109,8 +108,9 @@ class Trainer:
         self.bad_steps = 0  # consecutive steps with a skipped update
         self.skipped_steps = 0  # skipped updates in total
         self.train_seconds = 0.0  # seconds spent in training steps, summed over every resumed piece
+        self.init_record: dict | None = None  # the checkpoint a run started from (--init), if any
         self.max_bad_steps = max_bad_steps
-        self.mixed_precision = mixed_precision
+        self.precision = resolve_precision(t.precision, self.device)  # 'bf16' or 'fp32', as run
         self.steps_per_epoch = len(dataset) // (t.batch_size * dist.world_size)
         if self.steps_per_epoch == 0:
             raise ValueError(
@@ -177,7 +177,7 @@ class Trainer:
         real = batch["video"].to(self.device, non_blocking=True)
         if c.real_background:  # this step's real backgrounds, for its D and G steps
             self._backgrounds = temporal_median(real)
-        with torch.no_grad(), autocast(self.device, self.mixed_precision):
+        with torch.no_grad(), autocast(self.device, self.precision):
             fake, _, _ = self._generate(for_d=True)
             if c.static_decoy:  # D's fakes only: the generator is never asked to make decoys
                 fake = add_static_decoy(fake, c.static_decoy, self.aug_rng)
@@ -196,7 +196,7 @@ class Trainer:
             fake_flow = flow_to_target(fake_flow, c.flow_max_fraction)
             real_flow = flow_to_target(real_flow, c.flow_max_fraction)
         real.requires_grad_(bool(c.r1))
-        with autocast(self.device, self.mixed_precision):
+        with autocast(self.device, self.precision):
             d_real: DiscriminatorOutput = self.discriminator(real)
             d_fake: DiscriminatorOutput = self.discriminator(fake_video)
         r1 = r1_penalty(d_real.logit, real) if c.r1 else None
@@ -219,7 +219,7 @@ class Trainer:
         # needed (and synchronised), and DDP would otherwise wait for the unused motion stream.
         self.D.requires_grad_(False)
         try:
-            with autocast(self.device, self.mixed_precision):
+            with autocast(self.device, self.precision):
                 fake, z_c, z_m = self._generate()
                 video = fake.video
                 if self.augment:
@@ -279,6 +279,7 @@ class Trainer:
             "seconds": seconds,
             "clips_per_s": clips / seconds,
             "skipped_steps": self.skipped_steps,
+            "precision": self.precision,
         }
 
     # ----------------------------------------------------------------------------------- loop
@@ -328,7 +329,8 @@ class Trainer:
     def train_record(self) -> dict[str, Any]:
         """What ``vosgan compare`` reports as training cost: steps, seconds in training steps (every
         resumed piece summed; evaluation and checkpoint writes left out), seed."""
-        return {"steps": self.step, "seconds": self.train_seconds, "seed": self.seed}
+        record = {"steps": self.step, "seconds": self.train_seconds, "seed": self.seed, "precision": self.precision}
+        return {**record, "init": self.init_record} if self.init_record else record
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -363,6 +365,7 @@ class Trainer:
         self.step = int(state["step"])
         self.skipped_steps = int(state["skipped_steps"])
         self.train_seconds = float(state.get("train", {}).get("seconds", 0.0))  # older checkpoints: from 0
+        self.init_record = state.get("train", {}).get("init")
         self.latent_rng.set_state(state["latent_rng"])
         if "aug_rng" in state:
             self.aug_rng.set_state(state["aug_rng"])

@@ -135,16 +135,24 @@ class SegmenterEvaluation:
             kind: score_predictions(self.clips, {n: b.predict(f) for n, f in self.clips.frames.items()})
             for kind, b in self.baselines.items()
         }
+        self._data_motion: dict[tuple[int, int], dict[str, float]] = {}  # by the generator's (frames, size)
 
     def __call__(self, generator: Generator | None, discriminator: Discriminator) -> dict[str, float]:
         """Scores of one snapshot, flat (JSON-ready): J, F, J_frozen, motion_sensitivity, flow errors,
-        latent effects, and each baseline's J on the same clips (``J_flow_baseline``, ...)."""
+        latent effects, the generator's motion figures beside the data's (``motion_travel``, ...,
+        ``vosgan.metrics.masks.MotionReport``), and each baseline's J on the same clips (``J_flow_baseline``, ...)."""
         cfg = discriminator.cfg
         out = segmenter_scores(discriminator, cfg, self.clips)
         out["motion_sensitivity"] = 1 - out["J_frozen"] / out["J"] if out["J"] > 0 else 0.0
         out.update(flow_error(discriminator, cfg, self.clips))
         if generator is not None:
+            from vosgan.metrics.masks import data_motion, motion_report
+
             out.update(latent_effects(generator))
+            geometry = (generator.cfg.frames, generator.cfg.size)
+            if geometry not in self._data_motion:
+                self._data_motion[geometry] = data_motion(*geometry)
+            out.update(motion_report(generator, data=self._data_motion[geometry]).to_dict("motion_"))
         for kind, s in self.baseline_scores.items():
             out[f"J_{kind}_baseline"] = s["J"]
         return out

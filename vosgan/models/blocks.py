@@ -3,6 +3,8 @@ shape-preserving 3D residual block. Each table row is one module, so summaries c
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {
@@ -12,6 +14,20 @@ ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     None: nn.Identity,
 }
+
+
+class Conv3d(nn.Conv3d):
+    """``nn.Conv3d`` that pads time itself under CPU bf16 autocast when the clip is shorter than the kernel
+    (the discriminator's residual rows at T = 2): there oneDNN's bf16 weight gradient reads memory it
+    never wrote (PyTorch 2.13, AVX512-BF16), giving run-to-run differences and NaN weights. The same
+    convolution of the explicitly zero-padded clip takes another kernel; the result is identical."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad_t = self.padding[0]
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and x.shape[2] < self.kernel_size[0] and pad_t:
+            x = F.pad(x, (0, 0, 0, 0, pad_t, pad_t))
+            return F.conv3d(x, self.weight, self.bias, self.stride, (0, *self.padding[1:]), self.dilation, self.groups)
+        return super().forward(x)
 
 
 class ConvRow(nn.Sequential):
@@ -28,7 +44,7 @@ class ConvRow(nn.Sequential):
         conv_cls = {
             "conv2d": nn.Conv2d,
             "convT2d": nn.ConvTranspose2d,
-            "conv3d": nn.Conv3d,
+            "conv3d": Conv3d,
             "convT3d": nn.ConvTranspose3d,
         }
         bn_cls = nn.BatchNorm2d if kind.endswith("2d") else nn.BatchNorm3d

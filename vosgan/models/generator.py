@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
@@ -94,13 +95,15 @@ class Generator(nn.Module):
         self.mask_head = ConvRow(up3d, ch(size // 2), 1, 4, 2, 1, bn=False, act="sigmoid")
         init_weights(self)
         nn.init.constant_(self.mask_head[-2].bias, g.mask_bias)
+        self.motion_layer = MotionLayer(cfg) if g.motion_layer != "none" else None
 
-    def encode_motion(self, z_m: torch.Tensor) -> torch.Tensor:
-        """Summarise the trajectory ``z_m`` (B, T, d) into one vector (B, hidden)."""
+    def encode_motion(self, z_m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summarise the trajectory ``z_m`` (B, T, d): one vector (B, hidden) and the encoder's state at
+        each frame (B, T, hidden) (without an LSTM: the mean, and the trajectory itself)."""
         if self.motion_encoder is None:
-            return z_m.mean(dim=1)
-        _, (h_n, _) = self.motion_encoder(z_m)
-        return h_n[-1]
+            return z_m.mean(dim=1), z_m
+        states, (h_n, _) = self.motion_encoder(z_m)
+        return h_n[-1], states
 
     def forward(self, z_c: torch.Tensor, z_m: torch.Tensor) -> GeneratorOutput:
         # 1. Background stream, keeping the quarter-resolution features for conditioning.
@@ -112,7 +115,8 @@ class Generator(nn.Module):
         background = x
 
         # 2. Motion features from the trajectory summary.
-        motion = self.motion_features(rearrange(self.encode_motion(z_m), "b c -> b c 1 1 1"))
+        summary, states = self.encode_motion(z_m)
+        motion = self.motion_features(rearrange(summary, "b c -> b c 1 1 1"))
 
         # 3. Condition on content: background features replicated over time, concatenated on channels.
         condition = repeat(condition, "b c h w -> b c t h w", t=motion.shape[2])
@@ -121,4 +125,55 @@ class Generator(nn.Module):
         # 4. Heads and the composition of Eq. 1.
         foreground = self.foreground_head(features)
         mask = self.mask_head(features)
+        if self.motion_layer is not None:  # not in the paper: z_M moves the object (MotionLayer)
+            foreground, mask = self.motion_layer(foreground, mask, summary, states)
         return GeneratorOutput.compose(foreground, background, mask)
+
+
+def translate_frames(x: torch.Tensor, offsets: torch.Tensor, padding: str) -> torch.Tensor:
+    """Move frame t of each clip ``x`` (B, C, T, H, W) by ``offsets`` (B, T, 2) pixels (x right, y down),
+    bilinearly (differentiable in the offsets); ``padding`` 'zeros' or 'border' fills what comes in."""
+    b, c, t, h, w = x.shape
+    shift = offsets.float() * offsets.new_tensor([2.0 / w, 2.0 / h]).float()  # pixels -> [-1, 1] units
+    theta = torch.zeros(b * t, 2, 3, device=x.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    theta[:, :, 2] = -rearrange(shift, "b t xy -> (b t) xy")  # the output at p samples the input at p - shift
+    frames = rearrange(x, "b c t h w -> (b t) c h w").float()
+    grid = F.affine_grid(theta, list(frames.shape), align_corners=False)
+    moved = F.grid_sample(frames, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+    return rearrange(moved.to(x.dtype), "(b t) c h w -> b c t h w", b=b)
+
+
+class MotionLayer(nn.Module):
+    """Not in the paper: the trajectory's own motion. A velocity (pixels per frame, each axis within
+    +-``motion_speed`` x size by a tanh) per clip from the motion summary ('velocity') or per frame from
+    the LSTM's states ('steps'); positions are their running sum, zero at the middle frame; foreground
+    and mask (B, C, T, H, W) move together. With ``sprite`` both are first averaged over time."""
+
+    def __init__(self, cfg: VOSGANConfig):
+        super().__init__()
+        g = cfg.generator
+        self.per_frame, self.sprite = g.motion_layer == "steps", g.sprite
+        self.top_speed = g.motion_speed * cfg.size
+        width = g.motion_hidden  # the summary's size (the latent's, without an LSTM)
+        self.norm = nn.LayerNorm(width, elementwise_affine=False)
+        self.velocity = nn.Linear(width, 2)
+        # unit-variance pre-activations at the start: speeds spread over the tanh's range
+        nn.init.normal_(self.velocity.weight, std=width**-0.5)
+        nn.init.zeros_(self.velocity.bias)
+
+    def offsets(self, summary: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """Per-frame offsets (B, T, 2) in pixels from the summary (B, hidden) and states (B, T, hidden)."""
+        frames = states.shape[1]
+        source = states if self.per_frame else repeat(summary, "b c -> b t c", t=frames)
+        velocity = self.top_speed * torch.tanh(self.velocity(self.norm(source.float())))
+        position = velocity.cumsum(dim=1)
+        return position - position.mean(dim=1, keepdim=True)
+
+    def forward(
+        self, foreground: torch.Tensor, mask: torch.Tensor, summary: torch.Tensor, states: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.sprite:
+            foreground, mask = (x.mean(dim=2, keepdim=True).expand_as(x) for x in (foreground, mask))
+        offsets = self.offsets(summary, states)
+        return translate_frames(foreground, offsets, "border"), translate_frames(mask, offsets, "zeros")

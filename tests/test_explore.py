@@ -132,17 +132,30 @@ def test_explorer_shows_the_discriminator_labels_tiles_and_saves(generator, tmp_
     ex.streams.value = ("video", "D segmentation", "D flow")
     assert ex.frame_image().shape == (cfg.size, 3 * cfg.size, 3)
     image = Image.open(__import__("io").BytesIO(ex.image.value))
-    assert image.size == (3 * cfg.size * 2, cfg.size * 2 + 14)  # fixed scale, a label strip on top
+    from vosgan.widgets import KEY_HEIGHT, LABEL_HEIGHT
+
+    # fixed scale, a label strip on top, the flow tile's colour key below
+    assert image.size == (3 * cfg.size * 2, cfg.size * 2 + LABEL_HEIGHT + KEY_HEIGHT)
     assert ex.image.layout.width == f"{image.width}px"
-    header = np.asarray(image)[:14]
+    header = np.asarray(image)[:LABEL_HEIGHT]
     assert (header < 128).any()  # the stream names are drawn
+    key = np.asarray(image)[-KEY_HEIGHT:, 2 * cfg.size * 2 :]
+    assert (key.std(axis=-1) > 40).any()  # the colour wheel: saturated pixels under the flow tile
+    ex.streams.value = ("video", "mask")
+    assert Image.open(__import__("io").BytesIO(ex.image.value)).size[1] == cfg.size * 2 + LABEL_HEIGHT  # no key
+    strip = Image.open(__import__("io").BytesIO(ex.strip.value))
+    assert strip.size[1] == cfg.size * 2 + LABEL_HEIGHT and strip.size[0] >= 8 * cfg.size * 2
+    assert ex.play.repeat  # playback loops
     ex.streams.value = ()
     assert ex.frame_image().shape == (cfg.size, cfg.size, 3) and "select at least one stream" in ex.status.value
     ex._report(ex.save_gif, str(tmp_path / "x.gif"))
     assert ex.status.value.startswith("error: select at least one stream")
     ex.streams.value = ("video", "mask")
+    ex._report(ex.save_gif, str(tmp_path / "x.pt"))
+    assert "name a .gif file" in ex.status.value and not (tmp_path / "x.pt").exists()
     ex._report(ex.save_gif, str(tmp_path / "x.gif"))
-    assert Image.open(tmp_path / "x.gif").n_frames == cfg.frames
+    gif = Image.open(tmp_path / "x.gif")
+    assert gif.n_frames == cfg.frames and gif.size == ex.labelled_image().size  # as displayed, with its labels
     # loading another checkpoint swaps the networks and empties the cache
     other = Generator(cfg)
     torch.nn.init.constant_(other.mask_head[-2].bias, 5.0)  # masks near 1 everywhere
@@ -155,6 +168,46 @@ def test_explorer_shows_the_discriminator_labels_tiles_and_saves(generator, tmp_
     assert ex.status.value.startswith("loaded") and not np.array_equal(ex.frame_image(), before)
     ex._report(ex.load, str(tmp_path / "missing.pt"))
     assert ex.status.value.startswith("error:") and "missing.pt" in ex.status.value
+    # files that are not VOS-GAN checkpoints are named for what they are
+    (tmp_path / "README.md").write_text("# Model card\nnot weights")
+    for name, said in (("x.gif", "is a GIF image"), ("README.md", 'a text file starting "# Model card"')):
+        ex._report(ex.load, str(tmp_path / name))
+        assert said in ex.status.value and "pickle" not in ex.status.value.lower()
+    cis = save_checkpoint(tmp_path / "cis.pt", {"method": "cis", "config": {}, "generator": {}, "discriminator": {}})
+    ex._report(ex.load, str(cis))
+    assert "holds a CIS model" in ex.status.value and "segment" in ex.status.value
+    ex._report(ex.load, "")
+    assert "name a VOS-GAN checkpoint" in ex.status.value
+
+
+def test_explorer_draws_the_objects_path_up_to_the_frame_shown(generator):
+    from vosgan.widgets import LABEL_HEIGHT, TRAIL_COLOR
+
+    class Moving(torch.nn.Module):  # a square crossing the frame left to right
+        def __init__(self, cfg):
+            super().__init__()
+            self.cfg, self.weight = cfg, torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, z_c, z_m):
+            from vosgan.models import GeneratorOutput
+
+            t, size = self.cfg.frames, self.cfg.size
+            mask = torch.zeros(len(z_c), 1, t, size, size)
+            for k in range(t):
+                mask[:, :, k, 12:18, 2 + k : 8 + k] = 1
+            zeros = torch.zeros(len(z_c), 3, t, size, size)
+            return GeneratorOutput.compose(zeros, zeros[:, :, 0], mask)
+
+    ex = LatentExplorer(Moving(generator.cfg), scale=4)
+    ex.streams.value = ("mask",)
+    trail = lambda: (np.asarray(ex.labelled_image())[LABEL_HEIGHT:] == TRAIL_COLOR).all(axis=-1)  # noqa: E731
+    ex.frame.value = 0
+    early = trail().nonzero()[1].max()
+    ex.frame.value = 12
+    late = trail().nonzero()[1]
+    assert late.max() >= early + 4 * 10  # the path reaches 12 frames' travel (1 px per frame at scale 4)
+    ex.trail.value = False
+    assert not trail().any()
 
 
 def test_overlay_outlines_the_mask_in_white_on_black_and_dims_the_rest():

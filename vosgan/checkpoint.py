@@ -60,6 +60,34 @@ def remove_partial_writes(folder: str | os.PathLike) -> list[Path]:
     return stale
 
 
+# The first bytes of files people mistake for checkpoints, and what to call them.
+_MAGIC = {b"GIF8": "a GIF image", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"%PDF": "a PDF document"}
+
+
+def describe_file(path: str | os.PathLike) -> str | None:
+    """What a file that is not a PyTorch checkpoint looks like ('a GIF image', 'a text file starting
+    "# Model card"'), or None when it is a ZIP archive (the format torch saves) or unrecognised."""
+    head = Path(path).read_bytes()[:256] if Path(path).is_file() else b""
+    for magic, name in _MAGIC.items():
+        if head.startswith(magic):
+            return name
+    if head.startswith(b"PK"):
+        return None
+    try:
+        first = head.decode("utf-8").strip().splitlines()
+    except UnicodeDecodeError:
+        return None
+    return f'a text file starting "{first[0][:40]}"' if first else "an empty text file"
+
+
+# Which commands take the checkpoints of each method (``state['method']``, 'vosgan' when absent).
+METHOD_COMMANDS = {
+    "vosgan": "every command (train --resume, segment, evaluate, compare, generation, the explorer)",
+    "cis": "segment, compare and train-peer --resume",
+    "fastgan": "segment, compare and train-peer --resume",
+}
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint safely (``weights_only=True``) and check it is one of ours."""
     path = Path(path)
@@ -71,6 +99,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for truncated or foreign files
         text = str(err)
+        kind = describe_file(path)
+        if kind:
+            raise CheckpointError(f"{path} is {kind}, not a checkpoint; give a .pt file written by vosgan") from None
         if "Weights only load failed" in text or "weights_only" in text:
             reason = "it holds Python objects beyond tensors and plain data, which a safe load refuses"
         else:  # the first line only: torch's advice on unsafe loading is not repeated
@@ -167,7 +198,11 @@ def load_models(
     """Rebuild both networks from a checkpoint alone (its stored config), in eval mode; a run's EMA
     copies when it kept them (``evaluated_weights``)."""
     state = load_checkpoint(path, map_location=device)
-    cfg = VOSGANConfig.from_dict(state["config"])
+    require_method(state, path, "vosgan")
+    try:
+        cfg = VOSGANConfig.from_dict(state["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path} holds an invalid VOS-GAN config: {err}") from None
     generator, discriminator = Generator(cfg).to(device), Discriminator(cfg).to(device)
     # load_state_dict copies into the float32 parameters, so float16 exports load transparently.
     load_weights(generator, evaluated_weights(state, "generator"), path, "generator")
@@ -180,11 +215,24 @@ def is_export(state: dict[str, Any]) -> bool:
     return "opt_g" not in state or "opt_d" not in state
 
 
+def require_method(state: dict[str, Any], path, method: str) -> None:
+    """Refuse a checkpoint of another method, naming the method it holds and the commands that take it."""
+    found = str(state.get("method", "vosgan"))
+    if found != method:
+        names = {"vosgan": "VOS-GAN", "cis": "CIS", "fastgan": "FaSTGAN"}
+        held, wanted = names.get(found, found), names.get(method, method)
+        commands = METHOD_COMMANDS.get(found, "the commands of that method")
+        raise CheckpointError(
+            f"{path} holds a {held} model (method {found!r}), not a {wanted} one; {held} checkpoints go to {commands}"
+        )
+
+
 def init_from(trainer, path: str | os.PathLike) -> list[str]:
     """Start ``trainer``'s networks (and their EMA copies) from the weights of the checkpoint or export at
     ``path``: a new run (fresh optimizers, step 0) of a model with the same geometry and widths, which
     may add the motion layer; returns the names of the layers that kept their fresh initialisation."""
     state = load_checkpoint(path, map_location=trainer.device)
+    require_method(state, path, "vosgan")
     saved = VOSGANConfig.from_dict(state["config"])
     widths = ("ngf", "motion_encoder", "motion_hidden", "upsampling")
     pairs = {k: (getattr(saved, k), getattr(trainer.cfg, k)) for k in ("size", "frames", "latent", "discriminator")}

@@ -24,7 +24,14 @@ from vosgan.augment import (
     temporal_median,
 )
 from vosgan.callbacks import Callback, ProgressBar
-from vosgan.checkpoint import CheckpointError, check_config, is_export, load_weights, nonfinite_tensors
+from vosgan.checkpoint import (
+    CheckpointError,
+    check_config,
+    is_export,
+    load_weights,
+    nonfinite_tensors,
+    require_method,
+)
 from vosgan.config import VOSGANConfig
 from vosgan.data.datasets import make_loader
 from vosgan.data.flow import batch_flow, flow_to_target
@@ -351,7 +358,9 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any], path: str = "checkpoint") -> None:
-        """Resume from ``state``; refuses a checkpoint of another model geometry, an export, or NaN weights."""
+        """Resume from ``state``; refuses another method's checkpoint, another model geometry, an export,
+        or NaN weights."""
+        require_method(state, path, "vosgan")
         if is_export(state):
             raise CheckpointError(
                 f"{path} is a weights-only export (no optimizer or RNG state) and cannot resume training; "

@@ -194,14 +194,40 @@ def animation_html(clips: list[np.ndarray], fps: int = 8, titles: list[str] | No
 
 def save_gif(clips: list[np.ndarray], path: str | os.PathLike, fps: int = 8) -> Path:
     """Clips side by side as an animated GIF (Pillow writer)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = [np.concatenate([c[k] for c in clips], axis=1) for k in range(len(clips[0]))]
     from PIL import Image
 
-    images = [Image.fromarray(f) for f in frames]
+    frames = [np.concatenate([c[k] for c in clips], axis=1) for k in range(len(clips[0]))]
+    return save_gif_images([Image.fromarray(f) for f in frames], path, fps)
+
+
+def save_gif_images(images: list, path: str | os.PathLike, fps: int = 8) -> Path:
+    """PIL images as a looping animated GIF."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return path
+
+
+def label_font(size: int = 11):
+    """A TrueType font for labels drawn into images (matplotlib's DejaVu Sans), PIL's default without it."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    except OSError:
+        return ImageFont.load_default()
+
+
+def colour_wheel(side: int = 32) -> np.ndarray:
+    """The flow colour key, RGB uint8 (side, side, 3): hue is the direction (right at the wheel's right,
+    down at its bottom), brightness the speed, full at the rim."""
+    centre = (side - 1) / 2
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
+    flow = np.stack([xs - centre, ys - centre], axis=-1) / centre
+    wheel = flow_to_color(flow, 1.0)
+    wheel[np.hypot(*np.moveaxis(flow, -1, 0)) > 1] = 255
+    return wheel
 
 
 def overlay_figure(frames: np.ndarray, maps: dict[str, np.ndarray], count: int = 6, title: str | None = None):

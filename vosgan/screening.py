@@ -2,8 +2,10 @@
 
 ``python -m vosgan.screening RUN [RUN ...]`` prints a Markdown table: the options that differ from
 the preset, the step with the best val J and its scores (J, J on frozen clips, the baselines' J),
-the flow head's error against predicting no motion, the latent effects, D(x) and D(G(z)) over the
-last 100 steps, and the mask statistics of the best snapshot.
+the flow head's error against predicting no motion, the latent effects, how the generator's objects
+move at that step (net travel per frame beside the data's, the share that swell, the z_M/z_C
+displacement contrast), D(x) and D(G(z)) over the last 100 steps, and the mask statistics of the
+best snapshot.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def summarize_run(folder: str | Path, masks: bool = True) -> dict:
     if evals:
         best = max(evals, key=lambda r: r["J"])
         keys = ("J", "F", "J_frozen", "flow_epe", "flow_epe_zero", "zm_mask", "zc_mask", "zc_background")
+        keys += tuple(k for k in best if k.startswith("motion_"))
         row.update({"best step": best["step"], **{k: best.get(k, float("nan")) for k in keys}})
         row.update({"J_flow_baseline": best["J_flow_baseline"], "J_median_baseline": best.get("J_median_baseline")})
         row["last J"] = evals[-1]["J"]
@@ -42,7 +45,7 @@ def summarize_run(folder: str | Path, masks: bool = True) -> dict:
 
         _, gen, disc = load_models(folder / "best.pt")
         report = mask_report(gen, disc, count=32, seed=1)
-        row.update({f"mask {k}": report[k] for k in ("area", "motion", "diversity", "d_iou")})
+        row.update({f"mask {k}": report[k] for k in ("area", "object_clips", "diversity", "d_iou")})
     return row
 
 
@@ -59,10 +62,16 @@ COLUMNS = (
     ("flow_epe_zero", "{:.3f}"),
     ("zm_mask", "{:.3f}"),
     ("zc_mask", "{:.3f}"),
+    ("motion_travel", "{:.2f}"),
+    ("motion_data_travel", "{:.2f}"),
+    ("motion_straightness", "{:.2f}"),
+    ("motion_swelling", "{:.2f}"),
+    ("motion_data_swelling", "{:.2f}"),
+    ("motion_latent_contrast", "{:.1f}"),
     ("D(x)", "{:.2f}"),
     ("D(G(z))", "{:.2f}"),
     ("mask area", "{:.2f}"),
-    ("mask motion", "{:.2f}"),
+    ("mask object_clips", "{:.2f}"),
     ("mask diversity", "{:.2f}"),
     ("mask d_iou", "{:.2f}"),
 )

@@ -125,17 +125,65 @@ def stream_rows(gen, disc=None, index: int = 0) -> dict[str, np.ndarray]:
     return rows
 
 
-def rows_figure(rows: dict[str, np.ndarray], count: int | None = 8, title: str | None = None, width: float = 10):
-    """Named clips (each (T, H, W, 3)) as labelled rows of frames, left to right in time."""
+PATH_COLOR = "#ffd700"  # the object's path drawn over frames
+
+
+def rows_figure(
+    rows: dict[str, np.ndarray],
+    count: int | None = 8,
+    title: str | None = None,
+    width: float = 10,
+    paths: dict[str, np.ndarray] | None = None,
+):
+    """Named clips (each (T, H, W, 3)) as labelled rows of frames, left to right in time. ``paths``:
+    for some rows, the object's path (T, 2) pixels (x, y), NaN where absent (``object_paths``), drawn
+    over each frame shown up to that frame."""
     image = grid(list(rows.values()), count)
     fig, ax = plt.subplots(figsize=(width, max(1.2, width * image.shape[0] / image.shape[1]) + 0.4))
     ax.imshow(image)
+    for r, (name, clip) in enumerate(rows.items()):
+        if paths is None or name not in paths:
+            continue
+        t, h, w = clip.shape[:3]
+        for k, frame in enumerate(pick_frames(t, count)):
+            so_far = np.asarray(paths[name][: frame + 1], np.float32)
+            x, y = so_far[:, 0] + k * (w + 1), so_far[:, 1] + r * (h + 1)
+            ax.plot(x, y, color=PATH_COLOR, lw=1.2)
+            ax.plot(x[-1:], y[-1:], "o", ms=3, mfc="none", mec=PATH_COLOR, mew=1)
     row_h = image.shape[0] / len(rows)
     ax.set_yticks([row_h * (i + 0.5) for i in range(len(rows))])
     ax.set_yticklabels(list(rows), fontsize=8)
     ax.set_xticks([])
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def paths_figure(groups: dict[str, np.ndarray], size: int, backdrop: np.ndarray | None = None, title: str = ""):
+    """One panel per group of object paths (N, T, 2) pixels (``object_paths``): each clip's path from
+    its start (dot) to its end (arrow head), coloured by its index in the group (an interpolation's
+    step), over ``backdrop`` (H, W, 3) uint8 when given."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 3.4), squeeze=False)
+    for ax, (name, group) in zip(axes[0], groups.items()):
+        if backdrop is not None:
+            ax.imshow(backdrop, alpha=0.35, extent=(-0.5, size - 0.5, size - 0.5, -0.5))
+        colours = plt.cm.viridis(np.linspace(0, 1, len(group)))
+        for path, colour in zip(np.asarray(group, np.float32), colours):
+            seen = path[~np.isnan(path).any(axis=1)]
+            if len(seen) < 2:
+                continue
+            ax.plot(seen[:, 0], seen[:, 1], color=colour, lw=1.5)
+            ax.plot(*seen[0], "o", color=colour, ms=4)
+            ax.annotate("", xy=seen[-1], xytext=seen[-2], arrowprops={"arrowstyle": "->", "color": colour})
+        ax.set_xlim(-0.5, size - 0.5)
+        ax.set_ylim(size - 0.5, -0.5)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -69,6 +69,7 @@ class ClipDataset(Dataset):
         classes: list[str] | None = None,
         skipped: int = 0,
         progress: bool = True,
+        flows: list[np.ndarray] | None = None,
     ):
         if not shots:
             raise DataError("the dataset has no shots: every sequence was empty or failed to load")
@@ -77,9 +78,9 @@ class ClipDataset(Dataset):
         self.flow_cache = flow_cache
         labels = sorted({s.label for s in shots if s.label is not None})
         self.classes = classes if classes is not None else labels
-        # Without a disk cache, flow is computed once here and kept in memory.
-        self._flows = None
-        if flow_cache is None:
+        # Without a disk cache, flow is computed once here (or given, ``flows``) and kept in memory.
+        self._flows = flows
+        if flow_cache is None and flows is None:
             self._flows = [
                 farneback(s.frames) for s in tqdm(shots, desc="optical flow", disable=not progress, leave=False)
             ]
@@ -106,15 +107,20 @@ class ClipDataset(Dataset):
         return cls(shots, flow_cache, skipped=skipped, progress=progress)
 
     @classmethod
-    def from_synthetic(cls, clips: list[SyntheticClip], size: int, progress: bool = True) -> ClipDataset:
-        """The embedded benchmark, resized to ``size`` if rendered at another resolution."""
+    def from_synthetic(
+        cls, clips: list[SyntheticClip], size: int, progress: bool = True, flows: list[np.ndarray] | None = None
+    ) -> ClipDataset:
+        """The embedded benchmark, resized to ``size`` if rendered at another resolution; ``flows``: the
+        clips' flow at ``size`` when already computed (``vosgan.data.sources.synthetic_pool``)."""
         shots = []
         for i, c in enumerate(clips):
             frames, masks = c.frames, c.masks
             if frames.shape[1] != size:
                 frames, masks = resize_frames(frames, size), resize_frames(masks, size, nearest=True)
             shots.append(Shot(frames, masks, c.motion, f"synth{i:05d}", 0, c.frames.shape[1:3]))
-        return cls(shots, progress=progress)
+        if flows is not None and (len(flows) != len(shots) or any(f.shape[1] != size for f in flows[:1])):
+            flows = None  # flow of clips at another size: computed again at this one
+        return cls(shots, progress=progress, flows=flows)
 
     def __len__(self) -> int:
         return len(self.shots)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from vosgan.config import VOSGANConfig
+from vosgan.data import synthetic
 from vosgan.data.datasets import ClipDataset
-from vosgan.data.flow import FlowCache
+from vosgan.data.flow import FlowCache, farneback
 from vosgan.data.io import DataError
 from vosgan.data.readers import read_davis, read_folder, read_golf, read_segtrack, read_ucf101, read_weizmann
-from vosgan.data.synthetic import make_benchmark
+from vosgan.data.synthetic import SyntheticClip, make_benchmark
 
 FORMATS = ("davis", "segtrack", "golf", "weizmann", "ucf101", "folder")
 DEFAULT_CACHE = Path(os.environ.get("VOSGAN_CACHE", Path.home() / ".cache" / "vosgan")) / "flow"
@@ -47,9 +52,80 @@ def load_dataset(
     """``source='synthetic'`` renders the embedded benchmark (``videos`` clips, this ``split``) in
     memory; any other value is a path read in format ``fmt``, with flow cached under ``cache_dir``."""
     if source == "synthetic":
-        clips = make_benchmark(videos, cfg.frames, cfg.size, seed=seed, difficulty=difficulty, split=split)
-        return ClipDataset.from_synthetic(clips, cfg.size, progress=progress)
+        pool = synthetic_pool(videos, cfg.frames, cfg.size, seed, difficulty, split, cache_dir, progress)
+        return ClipDataset.from_synthetic(pool.clips, cfg.size, progress=progress, flows=pool.flows)
     shift = 5 if fmt == "weizmann" else None  # the paper's 32-frame Weizmann clips shifted by 5 frames
     sequences = read_sequences(source, fmt, split if fmt in ("davis", "ucf101") else None, cfg.frames)
     cache = FlowCache(cache_dir) if cache_dir else None
     return ClipDataset.from_sequences(sequences, cfg.size, cfg.frames, shift=shift, flow_cache=cache, progress=progress)
+
+
+class SyntheticPool:
+    """Rendered synthetic clips and their Farneback flow (T, H, W, 2) float32, one per clip."""
+
+    def __init__(self, clips: list[SyntheticClip], flows: list[np.ndarray]):
+        self.clips, self.flows = clips, flows
+
+
+def synthetic_pool(
+    count: int,
+    frames: int,
+    size: int,
+    seed: int = 0,
+    difficulty: float = 0.0,
+    split: str | None = "train",
+    cache_dir: str | os.PathLike | None = DEFAULT_CACHE,
+    progress: bool = True,
+) -> SyntheticPool:
+    """``make_benchmark``'s clips with their flow, rendered once and kept in ``cache_dir``'s sibling
+    folder ``synthetic/`` (one file keyed by the arguments and the renderer's source), so a second run
+    or a resumed one starts in seconds; without ``cache_dir``, rendered in memory."""
+    path = None
+    if cache_dir is not None:
+        code = hashlib.sha1(Path(synthetic.__file__).read_bytes()).hexdigest()[:12]
+        key = f"{split}-{count}-{frames}x{size}-seed{seed}-difficulty{difficulty:g}-{code}"
+        path = Path(cache_dir).parent / "synthetic" / f"{key}.npz"
+        if path.is_file():
+            try:
+                with np.load(path) as f:
+                    clips = [
+                        SyntheticClip(v, m, str(kind), int(n), str(bg))
+                        for v, m, kind, n, bg in zip(
+                            f["frames"], f["masks"], f["motion"], f["objects"], f["background"]
+                        )
+                    ]
+                    return SyntheticPool(clips, list(f["flows"]))
+            except (OSError, ValueError, KeyError, EOFError):
+                path.unlink(missing_ok=True)  # a damaged entry is rendered again, not trusted
+    clips = make_benchmark(count, frames, size, seed=seed, difficulty=difficulty, split=split, progress=progress)
+    from tqdm.auto import tqdm
+
+    flows = [farneback(c.frames) for c in tqdm(clips, desc="optical flow", disable=not progress, leave=False)]
+    if path is not None:
+        _save_pool(path, clips, flows)
+    return SyntheticPool(clips, flows)
+
+
+def _save_pool(path: Path, clips: list[SyntheticClip], flows: list[np.ndarray]) -> None:
+    """Write a pool atomically; a cache that cannot be written (full disk, read-only) is skipped with a
+    warning naming it and ``VOSGAN_CACHE``, never an error: the pool is in memory anyway."""
+    import warnings
+
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            np.savez(
+                tmp,
+                frames=np.stack([c.frames for c in clips]),
+                masks=np.stack([c.masks for c in clips]),
+                motion=np.array([c.motion for c in clips]),
+                objects=np.array([c.objects for c in clips]),
+                background=np.array([c.background for c in clips]),
+                flows=np.stack(flows).astype(np.float32),
+            )
+        os.replace(tmp.name, path)
+    except OSError as err:
+        if tmp is not None:
+            Path(tmp.name).unlink(missing_ok=True)
+        warnings.warn(f"could not cache the synthetic clips in {path.parent} ({err}); set VOSGAN_CACHE", stacklevel=2)

@@ -254,7 +254,13 @@ def split_indices(count: int, seed: int) -> dict[str, list[int]]:
 
 
 def make_benchmark(
-    count: int, frames: int, size: int, seed: int = 0, difficulty: float = 0.0, split: str | None = None
+    count: int,
+    frames: int,
+    size: int,
+    seed: int = 0,
+    difficulty: float = 0.0,
+    split: str | None = None,
+    progress: bool = False,
 ) -> list[SyntheticClip]:
     """The clips of one split (or all of them) of a benchmark; ``split='unlabeled'`` gives ``count``
     clips of the GAN's training pool, disjoint from every split of any benchmark of this seed."""
@@ -266,7 +272,10 @@ def make_benchmark(
         indices = split_indices(count, seed)[split]
     else:
         raise ValueError(f"unknown split {split!r}; choose one of {[*SPLITS, 'unlabeled']}")
-    return [make_clip(clip_seed(seed, i), frames, size, difficulty) for i in indices]
+    from tqdm.auto import tqdm
+
+    bar = tqdm(indices, desc="rendering clips", disable=not progress, leave=False)
+    return [make_clip(clip_seed(seed, i), frames, size, difficulty) for i in bar]
 
 
 def write_benchmark(

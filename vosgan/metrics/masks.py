@@ -32,6 +32,14 @@ def centroid_path(mask: torch.Tensor) -> torch.Tensor:
     return torch.stack([cx, cy], dim=-1)
 
 
+def object_paths(mask: torch.Tensor) -> torch.Tensor:
+    """The path of each clip's object: centre of mass (x, y) of the binarised mask (m > 0.5) per frame
+    of masks (B, 1, T, H, W) -> (B, T, 2) pixels, NaN in frames without foreground."""
+    hard = (mask.float() > 0.5).float()
+    present = reduce(hard, "b 1 t h w -> b t 1", "max") > 0
+    return torch.where(present, centroid_path(hard), torch.full_like(present, float("nan"), dtype=torch.float))
+
+
 def pairwise_iou(hard: torch.Tensor) -> torch.Tensor:
     """Mean IoU over the pairs of distinct clips of binary masks (N, 1, T, H, W), N >= 2."""
     flat = rearrange(hard.float(), "n 1 t h w -> n (t h w)")
@@ -50,8 +58,6 @@ def mask_statistics(mask: torch.Tensor, probability: torch.Tensor | None = None)
       benchmark cover about 0.1);
     - ``crisp``: share of mask pixels below 0.1 or above 0.9 (1 for a hard mask);
     - ``object_clips``: share of clips whose binarised mask (m > 0.5) covers 1-50% of the frame;
-    - ``motion``: mean distance in pixels the binarised mask's centre of mass moves per frame, over
-      consecutive frames of object clips that both have foreground (0 if there are none);
     - ``d_iou``: IoU of the segmentation (> 0.5) with the binarised mask, over object clips;
     - ``diversity``: 1 - the mean IoU of the binarised masks of two different object clips (0 when
       every clip has the same mask: the generator's mode collapse; near 1 when objects differ).
@@ -64,17 +70,11 @@ def mask_statistics(mask: torch.Tensor, probability: torch.Tensor | None = None)
         "area": mask.mean().item(),
         "crisp": ((mask < 0.1) | (mask > 0.9)).float().mean().item(),
         "object_clips": objects.float().mean().item(),
-        "motion": 0.0,
         "d_iou": 0.0,
         "diversity": 0.0,
     }
     if objects.any():
         target = hard[objects]
-        path = centroid_path(target.float())
-        present = reduce(target.float(), "b 1 t h w -> b t", "max") > 0
-        both = present[:, 1:] & present[:, :-1]
-        step = (path[:, 1:] - path[:, :-1]).norm(dim=-1)
-        report["motion"] = step[both].mean().item() if both.any() else 0.0
         if probability is not None:
             pred = probability[objects].float() > 0.5
             union = (pred | target).sum().clamp_min(1)
@@ -86,7 +86,8 @@ def mask_statistics(mask: torch.Tensor, probability: torch.Tensor | None = None)
 
 def mask_report(generator, discriminator, count: int = 64, seed: int = 0) -> dict[str, float]:
     """``mask_statistics`` of the generator's masks m(z) over ``count`` random clips, with the
-    discriminator's segmentation of the same clips (``d_iou``: does D find G's objects?)."""
+    discriminator's segmentation of the same clips (``d_iou``: does D find G's objects?). How the
+    objects move is ``motion_report``'s."""
     drawn = samples(generator, discriminator, count=count, seed=seed)
     return mask_statistics(drawn.generated.mask, drawn.discriminator.probability)
 

@@ -210,8 +210,11 @@ def _segment_peer(args: argparse.Namespace) -> None:
     crf = CRFConfig() if args.crf else None
     segmenter = load_segmenter(args.checkpoint, resolve_device(args.device), FlowCache(DEFAULT_CACHE), crf)
     sequences = input_sequences(args.input)
-    check_output(Path(args.out), Path(args.input), [s.name for s in sequences], args.overwrite)
-    report, timing = segment_sequences(segmenter, sequences, args.out, args.threshold, args.soft, not args.no_progress)
+    arrays = ("_soft",) if args.soft else ()
+    check_output(Path(args.out), Path(args.input), [s.name for s in sequences], args.overwrite, arrays)
+    report, timing = segment_sequences(
+        segmenter, sequences, args.out, args.threshold, args.soft, not args.no_progress, overwrite=args.overwrite
+    )
     if report.written:
         print(f"{segmenter.method}: {timing.frames} frames at {timing.fps:.1f} frames/s")
     _report(report, args.out)
@@ -414,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", action="store_true", help="CIS checkpoints: the paper's CRF post-processing (Sect. 4.1)")
     p.add_argument(
         "--size",
-        type=COUNT,
+        type=number(int, 0, 2048),
         default=0,
         help="working height in pixels (a multiple of 8; the width keeps the video's aspect ratio); "
         "0: the checkpoint's working size (vosgan export --working-size), else the preset's square frame",

@@ -21,7 +21,7 @@ from vosgan.checkpoint import load_checkpoint, load_models
 from vosgan.data.io import DataError
 from vosgan.models.summary import parameter_count
 from vosgan.peers.common import checkpoint_method
-from vosgan.segment import Segmentation, SegmentReport, write_segmentation
+from vosgan.segment import Segmentation, SegmentReport, prepare_sequence_output, split_by_name, write_segmentation
 
 
 class VOSGANSegmenter:
@@ -100,12 +100,20 @@ class Timing:
 
 
 def segment_sequences(
-    segmenter, sequences, out, threshold: float = 0.5, soft: bool = False, progress: bool = True
+    segmenter,
+    sequences,
+    out,
+    threshold: float = 0.5,
+    soft: bool = False,
+    progress: bool = True,
+    overwrite: bool = False,
 ) -> tuple[SegmentReport, Timing]:
     """Segment each ``Sequence`` into ``out/<name>/<frame>.png`` (id 1 = foreground); a sequence that
-    fails (unreadable, or no first-frame annotation for a semi-supervised method) is reported, not fatal."""
+    fails (unreadable, or no first-frame annotation for a semi-supervised method) is reported, not fatal.
+    With ``overwrite``, an earlier run's masks of a sequence are removed before its new ones are written."""
     out = Path(out)
-    report, timing = SegmentReport([], {}), Timing()
+    sequences, unnamed = split_by_name(sequences)
+    report, timing = SegmentReport([], dict(unnamed)), Timing()
     for seq in tqdm(sequences, desc=f"segmenting ({segmenter.method})", disable=not progress):
         try:
             frames = seq.read_frames()
@@ -119,6 +127,11 @@ def segment_sequences(
         timing.frames += len(frames)
         timing.seconds += seconds
         timing.per_sequence[seq.name] = seconds
-        write_segmentation(out, seq.name, Segmentation(probabilities, None), threshold, soft)
+        try:
+            prepare_sequence_output(out, seq.name, overwrite)
+            write_segmentation(out, seq.name, Segmentation(probabilities, None), threshold, soft)
+        except (DataError, OSError) as err:
+            report.failed[seq.name] = str(err)
+            continue
         report.written.append(seq.name)
     return report, timing

@@ -9,6 +9,7 @@ evaluates. Writes DAVIS-layout masks; optionally the soft maps and the predicted
 from __future__ import annotations
 
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from tqdm.auto import tqdm
 
 from vosgan.config import VOSGANConfig
 from vosgan.data.clips import cut_shots, resize_frames, to_tensor, upsample_maps
-from vosgan.data.io import DataError, ensure_writable_folder, write_indexed_png
+from vosgan.data.io import DataError, check_no_links, ensure_writable_folder, plain_name, write_indexed_png
 from vosgan.data.readers import Sequence, read_davis, read_folder
 from vosgan.device import autocast
 from vosgan.models import Discriminator
@@ -121,15 +122,40 @@ def input_sequences(path: str | os.PathLike) -> list[Sequence]:
 
 def write_segmentation(out: Path, name: str, result: Segmentation, threshold: float = 0.5, soft: bool = False) -> None:
     """``out/<name>/00000.png`` masks (id 1 = foreground); soft maps as ``out/_soft/<name>.npy``
-    (float16, (N, H, W)); flow as ``out/_flow/<name>.npy`` (float16, (N, H, W, 2) pixels)."""
+    (float16, (N, H, W)); flow as ``out/_flow/<name>.npy`` (float16, (N, H, W, 2) pixels); every file
+    written atomically, never through a symbolic link."""
     for t, mask in enumerate(result.masks(threshold)):
         write_indexed_png(out / name / f"{t:05d}.png", mask)
-    if soft:
-        (out / "_soft").mkdir(parents=True, exist_ok=True)
-        np.save(out / "_soft" / f"{name}.npy", result.probabilities.astype(np.float16))
-    if result.flow is not None:
-        (out / "_flow").mkdir(parents=True, exist_ok=True)
-        np.save(out / "_flow" / f"{name}.npy", result.flow.astype(np.float16))
+    arrays = {"_soft": result.probabilities if soft else None, "_flow": result.flow}
+    for folder, array in arrays.items():
+        if array is not None:
+            path = out / folder / f"{name}.npy"
+            check_no_links(out, path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".npy", delete=False) as tmp:
+                np.save(tmp, array.astype(np.float16))
+            os.replace(tmp.name, path)
+
+
+def prepare_sequence_output(out: Path, name: str, overwrite: bool) -> None:
+    """Before a sequence's masks are written to ``out/<name>/``: refuse a name that is not one plain
+    path component and a symbolic link on the way; with ``overwrite``, remove the masks an earlier run
+    left there (also those beyond the new video's length)."""
+    if not plain_name(name):
+        raise DataError(f"{name!r} is not a plain file name and cannot be a sequence folder: rename the input")
+    check_no_links(out, out / name)
+    for stale in (out / name).glob("*.png") if overwrite else ():
+        stale.unlink()
+
+
+def split_by_name(sequences: list[Sequence]) -> tuple[list[Sequence], dict[str, str]]:
+    """(sequences whose names can be output folders, {name: reason} for those that cannot: '.', '..')."""
+    bad = {
+        s.name: f"{s.name!r} is not a plain file name and cannot be a sequence folder: rename the input"
+        for s in sequences
+        if not plain_name(s.name)
+    }
+    return [s for s in sequences if s.name not in bad], bad
 
 
 @dataclass
@@ -140,9 +166,10 @@ class SegmentReport:
     failed: dict[str, str]
 
 
-def check_output(out: Path, input_path: Path, names: list[str], overwrite: bool) -> None:
+def check_output(out: Path, input_path: Path, names: list[str], overwrite: bool, arrays: tuple[str, ...] = ()) -> None:
     """Refuse, before any work, an output that would destroy data: the input's annotations, the
-    input folder itself, or earlier results (unless ``overwrite``); and an output that cannot be written."""
+    input folder itself, or earlier results (masks, and the ``arrays`` folders' files, e.g. '_soft')
+    unless ``overwrite``; and an output that cannot be written."""
     out_r = out.resolve()
     source = input_path.resolve()
     protected = [source] if source.is_dir() else []
@@ -155,6 +182,7 @@ def check_output(out: Path, input_path: Path, names: list[str], overwrite: bool)
                 "annotations; choose a folder outside it"
             )
     taken = [n for n in names if (out / n).is_dir() and any((out / n).glob("*.png"))]
+    taken += [f"{a}/{n}.npy" for a in arrays for n in names if (out / a / f"{n}.npy").exists()]
     if taken and not overwrite:
         shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
         raise FileExistsError(
@@ -190,9 +218,10 @@ def segment_path(
         raise ValueError(f"--threshold must be in (0, 1), got {threshold}")
     working_size(1, 1, cfg, size)  # a bad --size fails before any work
     out, input_path = Path(out), Path(input_path)
-    sequences = input_sequences(input_path)
-    check_output(out, input_path, [s.name for s in sequences], overwrite)
-    report = SegmentReport([], {})
+    sequences, unnamed = split_by_name(input_sequences(input_path))
+    arrays = (("_soft",) if soft else ()) + (("_flow",) if with_flow else ())
+    check_output(out, input_path, [s.name for s in sequences], overwrite, arrays)
+    report = SegmentReport([], dict(unnamed))
     bar = tqdm(total=len(sequences), desc="segmenting", disable=not progress)
 
     def read(seq: Sequence):
@@ -214,8 +243,7 @@ def segment_path(
             return err, None
 
     def write(name: str, seg: torch.Tensor, flow: torch.Tensor | None, shape: tuple[int, int, int]) -> str:
-        for stale in (out / name).glob("*.png") if overwrite else ():
-            stale.unlink()
+        prepare_sequence_output(out, name, overwrite)
         if soft or flow is not None:  # the full arrays were asked for
             write_segmentation(out, name, assemble(cfg, seg, flow, *shape), threshold, soft)
             return name
@@ -242,7 +270,8 @@ def segment_path(
                     entry[3].append(flow[k : k + 1])
                 if len(entry[2]) == entry[1]:
                     flow_i = torch.cat(entry[3]) if flow is not None else None
-                    writes.append(writer.submit(write, sequences[i].name, torch.cat(entry[2]), flow_i, entry[0]))
+                    name = sequences[i].name
+                    writes.append((name, writer.submit(write, name, torch.cat(entry[2]), flow_i, entry[0])))
                     del done[i]
 
         for i, seq in enumerate(sequences):
@@ -264,8 +293,11 @@ def segment_path(
                 pending = pending[batch_size:]
         if pending:
             run_batch(pending)
-        for w in writes:
-            report.written.append(w.result())
+        for name, w in writes:
+            try:
+                report.written.append(w.result())
+            except (DataError, OSError) as err:
+                report.failed[name] = str(err)
             bar.update(1)
     bar.close()
     return report

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -37,11 +39,53 @@ def davis_palette() -> tuple[int, ...]:
 
 
 def write_indexed_png(path: str | os.PathLike, ids: np.ndarray) -> None:
-    """Save an object-id map (H, W) uint8 as a palette PNG, the DAVIS annotation format."""
+    """Save an object-id map (H, W) uint8 as a palette PNG, the DAVIS annotation format, atomically
+    (a temporary file renamed over ``path``: a symbolic link there is replaced, never followed)."""
     image = Image.fromarray(np.asarray(ids, np.uint8), mode="P")
     image.putpalette(davis_palette())
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".png", delete=False) as tmp:
+        try:
+            image.save(tmp, format="PNG")
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+    os.replace(tmp.name, path)
+
+
+def plain_name(name: str) -> bool:
+    """True for a name that is one plain path component: not empty, '.', '..', and without a separator."""
+    return bool(name) and name not in (".", "..") and "/" not in name and os.sep not in name and "\0" not in name
+
+
+def check_no_links(root: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Refuse to write or delete at ``path`` when it, or a folder between ``root`` and it, is a symbolic
+    link (writing there would land outside ``root``)."""
+    root, path = Path(root), Path(path)
+    current = path
+    while current != root and root in current.parents:
+        if current.is_symlink():
+            raise DataError(
+                f"{current} is a symbolic link (to {os.readlink(current)}); vosgan writes only inside {root}: "
+                "remove the link or choose another output folder"
+            )
+        current = current.parent
+
+
+def _wide_ids(values: np.ndarray, path, binary: bool) -> np.ndarray:
+    """Ids (H, W) uint8 of a 16- or 32-bit annotation, read by value: as they are up to 255, any
+    nonzero id as the one foreground with ``binary``; ids above 255 otherwise are refused by name."""
+    if values.min() < 0:
+        raise DataError(f"annotation {path} holds negative values: not object ids")
+    if values.max() <= 255:
+        return values.astype(np.uint8)
+    if binary:
+        return (values > 0).astype(np.uint8)
+    raise DataError(
+        f"annotation {path} is a 16-bit mask with object ids up to {values.max()}; the kit scores ids 1-255: "
+        "renumber its objects, or pass --binary to score all of them as one foreground"
+    )
 
 
 MAX_GREY_ID = 20  # a greyscale mask whose values stay at or below this holds object ids, not intensities
@@ -58,6 +102,8 @@ def read_mask(path: str | os.PathLike, binary: bool = True) -> np.ndarray:
         with Image.open(path) as image:
             if image.mode == "P":
                 return np.array(image, np.uint8)
+            if image.mode.startswith("I"):  # 16- or 32-bit: the values are object ids
+                return _wide_ids(np.array(image), path, binary)
             if image.mode in ("RGB", "RGBA"):
                 rgb = np.array(image.convert("RGB"))
                 if not (rgb[..., 0] == rgb[..., 1]).all() or not (rgb[..., 1] == rgb[..., 2]).all():
@@ -142,12 +188,26 @@ def ensure_writable_folder(folder: Path, what: str) -> None:
         raise OSError(f"cannot write to {what} {folder}: {err.strerror or err}") from None
 
 
+def frame_order(path: Path) -> tuple:
+    """Sort key of a frame file: the numbers in its name by value (``2.jpg`` before ``10.jpg``)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.stem))
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files of a folder in name order."""
+    """Image files of a folder (regular files only: a FIFO or a device is never opened), ordered by the
+    numbers in their names; two files for one frame (``00000.jpg`` and ``00000.png``) are refused."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"expected a folder of frames at {folder}, found none")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    twice = sorted(stem for stem, n in Counter(p.stem for p in paths).items() if n > 1)
+    if twice:
+        shown = ", ".join(sorted(p.name for p in paths if p.stem == twice[0]))
+        raise DataError(
+            f"{folder} holds {len(twice)} frame(s) in two files each ({shown}): the frame order is ambiguous; "
+            "keep one file per frame"
+        )
+    return sorted(paths, key=frame_order)
 
 
 def iter_frame_folder(folder: str | os.PathLike) -> Iterator[np.ndarray]:

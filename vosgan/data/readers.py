@@ -20,6 +20,7 @@ from vosgan.data.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     DataError,
+    frame_order,
     iter_frame_folder,
     iter_video,
     list_images,
@@ -98,7 +99,7 @@ def read_davis(
         frames_dir = _require_dir(images / name, f"the frames of sequence {name!r}")
         masks = None
         if (annotations / name).is_dir():
-            paths = sorted((annotations / name).glob("*.png"))
+            paths = sorted((annotations / name).glob("*.png"), key=frame_order)
             masks = partial(_read_mask_folder, paths)
         sequences.append(Sequence.frame_folder(name, frames_dir, masks))
     if not sequences:

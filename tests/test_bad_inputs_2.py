@@ -1,0 +1,181 @@
+"""The second reliability campaign: names and links that would lead writes outside --out, files read
+in the wrong order or by the wrong rule, and other methods' checkpoints given to the wrong command.
+Each case failed on the kit before its fix."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vosgan.checkpoint import CheckpointError, load_models, save_checkpoint
+from vosgan.cli import main
+from vosgan.data.io import DataError, list_images, read_mask, write_image, write_video
+from vosgan.data.synthetic import make_clip
+
+
+@pytest.fixture
+def checkpoint(tmp_path, tiny_models):
+    cfg, gen, disc = tiny_models
+    return save_checkpoint(
+        tmp_path / "tiny.pt",
+        {"config": cfg.to_dict(), "generator": gen.state_dict(), "discriminator": disc.state_dict()},
+    )
+
+
+def run(args, capsys) -> tuple[int, str]:
+    try:
+        code = main(args)
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.err + captured.out
+
+
+def segment(checkpoint, source, out, *extra):
+    return [
+        "segment",
+        "--checkpoint",
+        str(checkpoint),
+        "--input",
+        str(source),
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
+
+
+def test_a_video_named_dot_dot_never_becomes_a_sequence_folder(tmp_path, checkpoint, capsys):
+    source = tmp_path / "in"
+    write_video(source / "...avi", make_clip(0, 4, 32).frames)  # its stem is '..'
+    write_video(source / "good.avi", make_clip(1, 4, 32).frames)
+    work = tmp_path / "work"
+    (work / "holiday.png").parent.mkdir(parents=True)
+    (work / "holiday.png").write_bytes(b"a user's picture")
+    for extra in ((), ("--overwrite",)):
+        code, text = run(segment(checkpoint, source, work / "out", *extra), capsys)
+        assert (work / "holiday.png").read_bytes() == b"a user's picture"
+        assert not list(work.glob("0000*.png"))  # nothing written next to --out
+        assert "'..'" in text and "plain file name" in text
+        assert len(list((work / "out" / "good").glob("*.png"))) == 4
+
+
+def test_links_inside_out_are_never_followed(tmp_path, checkpoint, capsys):
+    source = tmp_path / "in" / "clip"
+    for t, frame in enumerate(make_clip(0, 4, 32).frames):
+        write_image(source / f"{t:05d}.jpg", frame)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for t in range(10):
+        (elsewhere / f"{t:05d}.png").write_bytes(b"keep")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "clip").symlink_to(elsewhere)
+    code, text = run(segment(checkpoint, source, out, "--overwrite"), capsys)
+    assert code != 0 and "symbolic link" in text
+    assert sorted(p.read_bytes() for p in elsewhere.iterdir()) == [b"keep"] * 10
+    # an array link under _soft/ is not written through either
+    os.unlink(out / "clip")
+    outside = tmp_path / "outside.npy"
+    outside.write_bytes(b"precious")
+    (out / "_soft").mkdir()
+    (out / "_soft" / "clip.npy").symlink_to(outside)
+    code, text = run(segment(checkpoint, source, out, "--soft"), capsys)
+    assert code == 2 and "_soft/clip.npy" in text and "--overwrite" in text
+    code, text = run(segment(checkpoint, source, out, "--soft", "--overwrite"), capsys)
+    assert outside.read_bytes() == b"precious" and "symbolic link" in text
+
+
+def test_soft_and_flow_arrays_are_not_replaced_without_overwrite(tmp_path, checkpoint, capsys):
+    source = tmp_path / "in" / "clip"
+    for t, frame in enumerate(make_clip(0, 4, 32).frames):
+        write_image(source / f"{t:05d}.jpg", frame)
+    out = tmp_path / "out"
+    assert run(segment(checkpoint, source, out, "--soft", "--flow"), capsys)[0] == 0
+    for t in range(4):
+        (out / "clip" / f"{t:05d}.png").unlink()  # the masks gone, the arrays still there
+    before = (out / "_flow" / "clip.npy").stat().st_mtime_ns
+    code, text = run(segment(checkpoint, source, out, "--soft", "--flow"), capsys)
+    assert code == 2 and "_flow/clip.npy" in text and (out / "_flow" / "clip.npy").stat().st_mtime_ns == before
+
+
+def test_frames_are_ordered_by_number_and_one_frame_in_two_files_is_refused(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t in range(12):
+        (folder / f"{t}.jpg").write_bytes(b"")
+    assert [p.stem for p in list_images(folder)] == [str(t) for t in range(12)]
+    os.mkfifo(folder / "12.jpg")  # a FIFO is never opened (it would hang the reader)
+    assert len(list_images(folder)) == 12
+    (folder / "3.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"3\.jpg, 3\.png"):
+        list_images(folder)
+
+
+def test_16_bit_annotations_are_read_by_value(tmp_path):
+    ids = np.zeros((8, 8), np.uint16)
+    ids[:4] = 1
+    ids[4:, :4] = 300
+    Image.fromarray(ids).save(tmp_path / "wide.png")
+    assert np.array_equal(read_mask(tmp_path / "wide.png", binary=True), (ids > 0).astype(np.uint8))
+    with pytest.raises(DataError, match="16-bit mask with object ids up to 300"):
+        read_mask(tmp_path / "wide.png", binary=False)
+    small = np.where(ids == 300, 2, ids).astype(np.uint16)
+    Image.fromarray(small).save(tmp_path / "small.png")
+    assert np.array_equal(read_mask(tmp_path / "small.png", binary=False), small.astype(np.uint8))
+
+
+def test_peer_overwrite_leaves_no_stale_masks(tmp_path, capsys, monkeypatch):
+    from vosgan.methods import segment_sequences
+    from vosgan.segment import input_sequences
+
+    class Blank:
+        method, needs_first_mask = "blank", False
+
+        def probabilities(self, frames, first=None):
+            return np.zeros(frames.shape[:3], np.float32)
+
+    source = tmp_path / "in" / "clip"
+    for t, frame in enumerate(make_clip(0, 6, 32).frames):
+        write_image(source / f"{t:05d}.jpg", frame)
+    out = tmp_path / "out"
+    segment_sequences(Blank(), input_sequences(source), out, progress=False)
+    for t in range(2, 6):
+        (source / f"{t:05d}.jpg").unlink()
+    report, _ = segment_sequences(Blank(), input_sequences(source), out, progress=False, overwrite=True)
+    assert report.written == ["clip"] and sorted(p.name for p in (out / "clip").glob("*.png")) == [
+        "00000.png",
+        "00001.png",
+    ]
+
+
+def test_segment_size_is_range_checked_at_the_parser(tmp_path, checkpoint, capsys):
+    code, text = run(segment(checkpoint, tmp_path, tmp_path / "o", "--size", "100000"), capsys)
+    assert code == 2 and "--size" in text and "<= 2048" in text
+
+
+@pytest.mark.parametrize("kind, said", [("gif", "is a GIF image"), ("readme", 'a text file starting "# Model')])
+def test_files_that_are_not_checkpoints_are_named_for_what_they_are(tmp_path, kind, said):
+    path = tmp_path / "x.pt"
+    path.write_bytes(b"GIF89a\x01\x00" if kind == "gif" else b"# Model card\nweights elsewhere\n")
+    with pytest.raises(CheckpointError, match=said):
+        load_models(path)
+
+
+def test_another_methods_checkpoint_is_named_with_the_commands_that_take_it(tmp_path, tiny_dataset):
+    from vosgan.config import get_preset
+    from vosgan.runs import run_training
+
+    cis = save_checkpoint(
+        tmp_path / "cis.pt", {"method": "cis", "config": {"a": 1}, "generator": {}, "discriminator": {}}
+    )
+    with pytest.raises(CheckpointError, match=r"holds a CIS model \(method 'cis'\).*segment, compare"):
+        load_models(cis)
+    run = tmp_path / "run"
+    run.mkdir()
+    os.link(cis, run / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="holds a CIS model"):
+        run_training(get_preset("tiny"), tiny_dataset, run, 1, resume=True, progress=False)

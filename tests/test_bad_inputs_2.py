@@ -179,3 +179,37 @@ def test_another_methods_checkpoint_is_named_with_the_commands_that_take_it(tmp_
     os.link(cis, run / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="holds a CIS model"):
         run_training(get_preset("tiny"), tiny_dataset, run, 1, resume=True, progress=False)
+
+
+def test_result_files_are_never_replaced_without_asking(tmp_path, checkpoint, capsys):
+    from vosgan.data.synthetic import write_benchmark
+
+    root = write_benchmark(tmp_path / "bench", 2, 4, 32, seed=0)
+    gt = pred = root / "Annotations"
+    args = ["evaluate", "--gt", str(gt), "--pred", str(pred), "--binary"]
+    size = checkpoint.stat().st_size
+    code, text = run([*args, "--json", str(checkpoint)], capsys)
+    assert code == 2 and "exists" in text and "--overwrite" in text and checkpoint.stat().st_size == size
+    assert load_models(checkpoint)  # the checkpoint is whole
+    keep = tmp_path / "keep.txt"
+    keep.write_text("notes")
+    for command in (["generation", "--checkpoint", str(checkpoint)], ["actions", "--checkpoint", str(checkpoint)]):
+        code, text = run([*command, "--out", str(keep)], capsys)
+        assert code == 2 and "--overwrite" in text and keep.read_text() == "notes"
+    assert run([*args, "--json", str(keep), "--overwrite"], capsys)[0] == 0
+    assert keep.read_text().startswith("{")
+
+
+def test_a_result_write_that_fails_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    from vosgan.data import io
+
+    path = tmp_path / "results.json"
+    io.write_result(path, '{"J": 0.5}')
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(io.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left on device; the previous file is untouched"):
+        io.write_result(path, '{"J": 0.7, "F": ' + "0" * 1000)
+    assert path.read_text() == '{"J": 0.5}' and [p.name for p in tmp_path.iterdir()] == ["results.json"]

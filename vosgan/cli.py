@@ -236,32 +236,19 @@ def _report(report, out) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from vosgan.metrics.evaluate import evaluate_folders, format_table, write_json
 
-    if args.json and Path(args.json).is_dir():
-        raise IsADirectoryError(f"--json {args.json} is a folder: name a file, e.g. {Path(args.json) / 'results.json'}")
+    if args.json:
+        from vosgan.data.io import check_out_file
+
+        check_out_file(args.json, [args.gt, args.pred], args.overwrite, "--json")
     results = evaluate_folders(args.gt, args.pred, binary=args.binary, task=args.task, workers=args.workers)
     if args.json:
         write_json(results, args.json)
     print(format_table(results))
 
 
-def check_out_file(out: str, inputs: list[str], overwrite: bool) -> None:
-    """Refuse an output file that is one of the inputs, or that exists (unless ``overwrite``), and a folder
-    that cannot be written; before any work."""
-    target = Path(out)
-    if any(Path(i).resolve() == target.resolve() for i in inputs):
-        raise FileExistsError(f"--out {out} is the input checkpoint: choose another file (the input is never replaced)")
-    if target.is_dir():
-        raise IsADirectoryError(f"--out {out} is a folder: name a file, e.g. {target / 'model.pt'}")
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"--out {out} exists: pass --overwrite to replace it, or choose another file")
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(f"cannot write to {parent}: permission denied; choose another --out")
-
-
 def _finetune(args: argparse.Namespace) -> None:
     from vosgan.checkpoint import load_checkpoint, load_models, save_checkpoint
+    from vosgan.data.io import check_out_file
     from vosgan.data.sources import load_dataset
     from vosgan.device import resolve_device, seed_everything
     from vosgan.finetune import finetune
@@ -309,6 +296,7 @@ def _finetune(args: argparse.Namespace) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     from vosgan.checkpoint import export_weights
+    from vosgan.data.io import check_out_file
 
     check_out_file(args.out, [args.checkpoint], args.overwrite)
     updates = {}
@@ -438,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gt", required=True, help="folder of <seq>/<frame>.png (or a DAVIS root)")
     p.add_argument("--pred", required=True, help="folder of <seq>/<frame>.png")
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--overwrite", action="store_true", help="replace --json if it exists (never an input)")
     p.add_argument("--binary", action="store_true", help="merge all object ids into one foreground (DAVIS 2016)")
     p.add_argument(
         "--task",

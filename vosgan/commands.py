@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from vosgan.data.io import check_out_file, write_result
+
 # The real clips FID and MC compare against: the test split of the benchmark the kit's feature
 # network was trained on (never seen by it, nor by the GAN, which trains on the unlabeled pool).
 FEATURE_BENCHMARK = 1500
@@ -38,6 +40,8 @@ def _generation(args: argparse.Namespace) -> None:
     from vosgan.metrics.extractors import make_extractor
     from vosgan.metrics.generation import score_generation
 
+    if args.out:
+        check_out_file(args.out, [args.checkpoint], args.overwrite)
     cfg, gen, disc = load_models(args.checkpoint)
     extractor = make_extractor(args.features, args.feature_network, args.inception_weights, args.resnext_weights)
     scores = score_generation(
@@ -46,7 +50,7 @@ def _generation(args: argparse.Namespace) -> None:
     for s in scores.values():
         print(s)
     if args.out:
-        Path(args.out).write_text(json.dumps({k: s.to_dict() for k, s in scores.items()}, indent=1))
+        write_result(args.out, json.dumps({k: s.to_dict() for k, s in scores.items()}, indent=1))
 
 
 def _table4(args: argparse.Namespace) -> None:
@@ -68,7 +72,7 @@ def _table4(args: argparse.Namespace) -> None:
     )
     table = score_rows(rows, make_extractor("kit", args.feature_network), args.sets, args.per_set, args.seed)
     print(table_text(table))
-    (Path(args.out) / "table4.json").write_text(json.dumps(table, indent=1))
+    write_result(Path(args.out) / "table4.json", json.dumps(table, indent=1))
 
 
 def _run_name(path: str) -> str:
@@ -82,6 +86,8 @@ def _actions(args: argparse.Namespace) -> None:
     from vosgan.models import Discriminator
     from vosgan.representation import LabelledVideos, compare_discriminators, weizmann_split
 
+    if args.out:
+        check_out_file(args.out, [args.checkpoint, *(args.compare or [])], args.overwrite)
     cfg, _, disc = load_models(args.checkpoint)
     if args.data == "synthetic":
         train = LabelledVideos.benchmark(args.videos, "train", cfg.frames, cfg.size, args.seed)
@@ -120,7 +126,7 @@ def _actions(args: argparse.Namespace) -> None:
             f"(chance {100 * r['chance']:.1f}, {r['seeds']} seeds)"
         )
     if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1))
+        write_result(args.out, json.dumps(rows, indent=1))
 
 
 def _unlabeled_curve(args: argparse.Namespace) -> None:
@@ -139,7 +145,7 @@ def _unlabeled_curve(args: argparse.Namespace) -> None:
         device=args.device,
     )
     print(curve.table())
-    (Path(args.out) / "curve.json").write_text(json.dumps(curve.rows, indent=1))
+    write_result(Path(args.out) / "curve.json", json.dumps(curve.rows, indent=1))
 
 
 def _add_scoring(p: argparse.ArgumentParser, positive_int) -> None:
@@ -168,6 +174,7 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--inception-weights", default=None, help="local torchvision Inception-v3 state dict")
     p.add_argument("--resnext-weights", default=None, help="local 3D ResNeXt-101 Kinetics checkpoint (Hara et al.)")
     p.add_argument("--out", default=None, help="write the scores with their recipes as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never an input)")
     add_common(p)
     p.set_defaults(func=_generation)
 
@@ -195,6 +202,7 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--steps", type=positive_int, default=300)
     p.add_argument("--compare", nargs="*", help="more checkpoints (e.g. the Table 4 baseline row)")
     p.add_argument("--out", default=None, help="write the rows as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never an input)")
     add_common(p)
     p.set_defaults(func=_actions)
 

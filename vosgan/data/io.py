@@ -193,6 +193,48 @@ def frame_order(path: Path) -> tuple:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.stem))
 
 
+def check_out_file(out: str | os.PathLike, inputs=(), overwrite: bool = False, flag: str = "--out") -> Path:
+    """Refuse, before any work, an output file that is one of the ``inputs``, a folder, or an existing
+    file (unless ``overwrite``), and a folder that cannot be written; ``flag`` names the option."""
+    target = Path(out)
+    if target.is_dir():
+        raise IsADirectoryError(f"{flag} {out} is a folder: name a file in it")
+    if any(Path(i).resolve() == target.resolve() for i in inputs):
+        raise FileExistsError(f"{flag} {out} is one of the inputs: choose another file (an input is never replaced)")
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise FileExistsError(f"{flag} {out} exists: pass --overwrite to replace it, or choose another file")
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"cannot write to {parent}: permission denied; choose another {flag}")
+    return target
+
+
+def write_result(path: str | os.PathLike, text: str) -> Path:
+    """Write a result file atomically: a temporary file in the same folder, flushed to disk, renamed over
+    ``path`` (a link there is replaced, not followed). On a full disk, a size limit or a kill, the previous
+    file stays whole and the error names the file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, path)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp.name).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            kept = "the previous file is untouched" if path.exists() else "nothing was written"
+            raise OSError(f"cannot write {path}: {err.strerror or err}; {kept}") from None
+        raise
+    return path
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image files of a folder (regular files only: a FIFO or a device is never opened), ordered by the
     numbers in their names; two files for one frame (``00000.jpg`` and ``00000.png``) are refused."""

@@ -235,7 +235,7 @@ def format_table(results: dict) -> str:
 
 
 def write_json(results: dict, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1))
-    return path
+    """The results as JSON, written atomically (``vosgan.data.io.write_result``)."""
+    from vosgan.data.io import write_result
+
+    return write_result(path, json.dumps(results, indent=1))

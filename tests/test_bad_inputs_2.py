@@ -4,6 +4,7 @@ Each case failed on the kit before its fix."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -213,3 +214,48 @@ def test_a_result_write_that_fails_leaves_the_previous_file_whole(tmp_path, monk
     with pytest.raises(OSError, match="No space left on device; the previous file is untouched"):
         io.write_result(path, '{"J": 0.7, "F": ' + "0" * 1000)
     assert path.read_text() == '{"J": 0.5}' and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_two_runs_in_one_folder_are_refused_and_orphan_logs_are_not_continued(tmp_path, tiny_dataset):
+    from vosgan.config import get_preset
+    from vosgan.runs import run_lock, run_training
+
+    cfg = get_preset("tiny").with_overrides(train={"precision": "fp32"})
+    run = tmp_path / "run"
+    with run_lock(run):  # a first run holds the folder
+        with pytest.raises(RuntimeError, match=f"in use by another training run \\(pid {os.getpid()}\\)"):
+            run_training(cfg, tiny_dataset, run, 1, progress=False, threads=1)
+    # a run killed before its first checkpoint left steps 1-3 in its log; a new run starts the log afresh
+    (run / "metrics.jsonl").write_text("".join(f'{{"step": {s}}}\n' for s in (1, 2, 3)))
+    run_training(cfg, tiny_dataset, run, 2, progress=False, threads=1)
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]
+
+
+def test_ctrl_c_in_a_command_ends_without_a_traceback(tmp_path, checkpoint, capsys, monkeypatch):
+    import vosgan.segment as segment_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segment_module, "segment_path", interrupted)
+    code, text = run(segment(checkpoint, tmp_path, tmp_path / "o"), capsys)
+    assert code == 130 and "interrupted" in text and "Traceback" not in text
+
+
+def test_split_files_name_sequences_whole_and_an_empty_one_is_blamed(tmp_path):
+    from vosgan.data.readers import read_davis
+
+    for name in ("my clip", "other"):
+        write_image(tmp_path / "JPEGImages" / name / "00000.jpg", make_clip(0, 1, 32).frames[0])
+    (tmp_path / "ImageSets").mkdir()
+    (tmp_path / "ImageSets" / "val.txt").write_text("my clip\nother\n")
+    assert [s.name for s in read_davis(tmp_path, split="val")] == ["my clip", "other"]
+    (tmp_path / "ImageSets" / "val.txt").write_text("\n")
+    with pytest.raises(DataError, match=r"val\.txt lists no sequences"):
+        read_davis(tmp_path, split="val")
+
+
+def test_fractions_that_are_not_numbers_are_named(tmp_path, capsys):
+    code, text = run(["unlabeled-curve", "--out", str(tmp_path / "c"), "--fractions", "abc"], capsys)
+    assert code == 2 and "--fractions 'abc'" in text and "could not convert" not in text

@@ -499,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         print(f"vosgan {args.command}: error: {printable(str(err))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside training (which stops cleanly by itself): no traceback
+        print(f"vosgan {args.command}: interrupted; what was complete is kept", file=sys.stderr)
+        return 130
     return code or 0
 
 

@@ -133,7 +133,10 @@ def _unlabeled_curve(args: argparse.Namespace) -> None:
     from vosgan.config import get_preset
     from vosgan.unlabeled_curve import unlabeled_curve
 
-    fractions = tuple(float(f) for f in args.fractions.split(","))
+    try:
+        fractions = tuple(float(f) for f in args.fractions.split(","))
+    except ValueError:
+        raise ValueError(f"--fractions {args.fractions!r}: give shares of the pool in (0, 1], e.g. 0.1,0.5,1") from None
     curve = unlabeled_curve(
         get_preset(args.preset),
         args.out,

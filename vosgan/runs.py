@@ -4,6 +4,7 @@ work, resumes it, and wires the callbacks; the CLI and notebook 03 call ``run_tr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -51,60 +52,66 @@ def run_training(
     out = Path(out)
     path = prepare_run_folder(out, resume)
     dist = setup_distributed(device)
-    trainer = Trainer(cfg, dataset, dist, seed=seed, workers=workers)
-    if init is not None and resume:
-        raise ValueError("init starts a new run from another checkpoint's weights; a resumed run keeps its own")
-    if init is not None:
-        fresh = init_from(trainer, init)
-        if dist.is_main:
-            print(f"started from the weights of {init}" + (f"; new layers: {len(fresh)} tensors" if fresh else ""))
-    if resume:
-        changed = resume_from(trainer, path)
-        if dist.is_main:
-            print(f"resumed {path} at step {trainer.step}")
+    with run_lock(out) if dist.is_main else contextlib.nullcontext():
+        if not resume and dist.is_main:  # logs of a run killed before its first checkpoint: this one starts at 1
             for log in ("metrics.jsonl", "evaluation.jsonl"):
-                dropped = truncate_log(out / log, trainer.step)
-                if dropped:
-                    print(f"dropped {dropped} line(s) of {log} written after the checkpoint's step {trainer.step}")
-            if changed:
-                warnings.warn(
-                    f"{path} was trained with other loss/training settings than this run continues with: "
-                    + "; ".join(changed)
-                    + ". Use the same options to continue it unchanged, or start a new run folder.",
-                    stacklevel=2,
-                )
-    if dist.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-        print(
-            f"training {cfg.name} on {dist.device} ({trainer.precision}) x {dist.world_size} process(es), "
-            f"{len(dataset)} clips"
-        )
-    cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
-    if threads:
-        torch.set_num_threads(threads)
-    elif dist.device.type == "cpu":
-        from vosgan.callbacks import ThreadTuner
+                if (out / log).is_file():
+                    (out / log).unlink()
+                    print(f"removed {out / log}, left by a run that stopped before its first checkpoint")
+        trainer = Trainer(cfg, dataset, dist, seed=seed, workers=workers)
+        if init is not None and resume:
+            raise ValueError("init starts a new run from another checkpoint's weights; a resumed run keeps its own")
+        if init is not None:
+            fresh = init_from(trainer, init)
+            if dist.is_main:
+                print(f"started from the weights of {init}" + (f"; new layers: {len(fresh)} tensors" if fresh else ""))
+        if resume:
+            changed = resume_from(trainer, path)
+            if dist.is_main:
+                print(f"resumed {path} at step {trainer.step}")
+                for log in ("metrics.jsonl", "evaluation.jsonl"):
+                    dropped = truncate_log(out / log, trainer.step)
+                    if dropped:
+                        print(f"dropped {dropped} line(s) of {log} written after the checkpoint's step {trainer.step}")
+                if changed:
+                    warnings.warn(
+                        f"{path} was trained with other loss/training settings than this run continues with: "
+                        + "; ".join(changed)
+                        + ". Use the same options to continue it unchanged, or start a new run folder.",
+                        stacklevel=2,
+                    )
+        if dist.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+            print(
+                f"training {cfg.name} on {dist.device} ({trainer.precision}) x {dist.world_size} process(es), "
+                f"{len(dataset)} clips"
+            )
+        cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
+        if threads:
+            torch.set_num_threads(threads)
+        elif dist.device.type == "cpu":
+            from vosgan.callbacks import ThreadTuner
 
-        cbs.insert(0, ThreadTuner(torch.get_num_threads()))
-    if evaluate_every and dist.is_main:
-        from vosgan.callbacks import SegmenterMonitor
-        from vosgan.metrics.segmenter import SegmenterEvaluation
+            cbs.insert(0, ThreadTuner(torch.get_num_threads()))
+        if evaluate_every and dist.is_main:
+            from vosgan.callbacks import SegmenterMonitor
+            from vosgan.metrics.segmenter import SegmenterEvaluation
 
-        cbs.append(SegmenterMonitor(out, evaluate_every, SegmenterEvaluation("val")))
-    cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
-    if iterations is not None and iterations < 1:
-        raise ValueError(f"iterations must be >= 1, got {iterations}")
-    trainer.fit(
-        cfg.train.epochs * trainer.steps_per_epoch if iterations is None else iterations, cbs, progress=progress
-    )
-    if trainer.stop_signal is not None and dist.is_main:
-        print(
-            f"stopped by {signal.Signals(trainer.stop_signal).name} at step {trainer.step}; checkpoint saved to "
-            f"{path}; continue with the same command and --resume",
-            flush=True,
+            cbs.append(SegmenterMonitor(out, evaluate_every, SegmenterEvaluation("val")))
+        cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
+        if iterations is not None and iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        trainer.fit(
+            cfg.train.epochs * trainer.steps_per_epoch if iterations is None else iterations, cbs, progress=progress
         )
-    return trainer
+        if trainer.stop_signal is not None and dist.is_main:
+            print(
+                f"stopped by {signal.Signals(trainer.stop_signal).name} at step {trainer.step}; checkpoint saved to "
+                f"{path}; continue with the same command and --resume",
+                flush=True,
+            )
+        return trainer
 
 
 def prepare_run_folder(out: Path, resume: bool) -> Path:
@@ -122,6 +129,32 @@ def prepare_run_folder(out: Path, resume: bool) -> Path:
     for stale in remove_partial_writes(out):
         print(f"removed {stale.name}, left by an interrupted checkpoint write")
     return path
+
+
+@contextlib.contextmanager
+def run_lock(out: Path):
+    """Hold ``out/.lock`` (an advisory lock, released when the process ends however it ends) while a run
+    writes into ``out``; a second run into the same folder is refused, naming the first one's process."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise RuntimeError(
+                f"{out} is in use by another training run ({owner}); wait for it, or choose another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def truncate_log(path: Path, step: int) -> int:

@@ -74,7 +74,11 @@ def davis_split(root: str | os.PathLike, split: str, year: str | None = None) ->
     candidates += sorted((root / "ImageSets").glob(f"*/{split}.txt")) if not year else []
     for path in candidates:
         if path.is_file():
-            return [line.split()[0].strip("/").split("/")[-1] for line in path.read_text().splitlines() if line.strip()]
+            lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+            if not lines:
+                raise DataError(f"{path} lists no sequences: add one name per line, or choose another split")
+            # a line is a sequence name (spaces included); path-style lines name the sequence's folder
+            return [line.split()[0].strip("/").split("/")[-1] if "/" in line else line for line in lines]
     raise DataError(
         f"no split file for {split!r} under {root / 'ImageSets'} (looked for {[str(c) for c in candidates]})"
     )

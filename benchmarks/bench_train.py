@@ -1,5 +1,6 @@
-"""Training throughput per preset and batch size: seconds per step, clips/s, the share of a step
-spent in optical flow, and forward FLOPs achieved next to a measured matmul peak."""
+"""Training throughput per preset, batch size and precision: seconds per step, clips/s, the share of a
+step spent in optical flow, forward FLOPs achieved next to the measured fp32 and bf16 matmul peaks, and
+the bf16 step's speed-up over fp32 in the same run. ``--recipe shipped`` times the shipped model's recipe."""
 
 from __future__ import annotations
 
@@ -17,19 +18,42 @@ from vosgan.models.summary import count_flops
 from vosgan.train import Trainer
 
 
-def matmul_peak(device: torch.device, sizes=(1024, 2048, 3072), repeat: int = 5) -> float:
-    """The best fp32 matmul rate over a few sizes, each the best of ``repeat`` timed runs after a warm-up
-    (a single 2048 product, timed three times, read below what the paper preset itself reached)."""
+def matmul_peak(
+    device: torch.device, dtype: torch.dtype = torch.float32, sizes=(1024, 2048, 3072), repeat: int = 5
+) -> float:
+    """The best matmul rate in ``dtype`` over a few sizes, each the best of ``repeat`` timed runs after a
+    warm-up (a single 2048 product, timed three times, read below what the paper preset itself reached)."""
     best = 0.0
     for n in sizes:
-        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
         t = timed(lambda a=a, b=b: (a @ b, torch.cuda.synchronize() if device.type == "cuda" else None), repeat)
         best = max(best, 2 * n**3 / t)
     return best
 
 
-def bench(name: str, batch: int, steps: int, device: torch.device) -> None:
-    cfg = get_preset(name).with_overrides(train={"batch_size": batch})
+# The shipped model's training options (checkpoints/README.md), beside the preset's plain recipe.
+SHIPPED = {
+    "generator": {"upsampling": "resize", "motion_layer": "velocity", "sprite": True},
+    "train": {"g_steps": 2, "ema_d": 0.998},
+    "loss": {
+        "mask_prior": 10.0,
+        "mask_area": 0.06,
+        "mask_binary": 1.0,
+        "mode_seeking": 0.2,
+        "balanced_segmentation": True,
+        "diffaugment": "color,translation,cutout",
+        "compactness": 1.0,
+        "segmentation_weight": 10.0,
+        "flow_loss": "epe",
+    },
+}
+
+
+def bench(name: str, batch: int, steps: int, device: torch.device, precision: str, recipe: str) -> float:
+    """Print one line and return the best seconds per step."""
+    overrides = SHIPPED if recipe == "shipped" else {}
+    cfg = get_preset(name).with_overrides(**overrides)
+    cfg = cfg.with_overrides(train={"batch_size": batch, "precision": precision})
     clips = make_benchmark(batch * 2, cfg.frames, cfg.size, seed=0)
     trainer = Trainer(cfg, ClipDataset.from_synthetic(clips, cfg.size, progress=False), DistInfo.single(device), seed=0)
     trainer.fit(1, progress=False)  # warm-up
@@ -42,26 +66,41 @@ def bench(name: str, batch: int, steps: int, device: torch.device) -> None:
         trainer.D, torch.zeros(batch, 3, cfg.frames, cfg.size, cfg.size)
     )
     print(
-        f"{name:<6} batch {batch:>3}: {seconds:7.2f} s/step  {batch / seconds:7.1f} clips/s  "
-        f"flow {100 * flow / seconds:4.1f}% of the step  forward {fwd / seconds / 1e9:7.1f} GFLOP/s"
+        f"{name:<6} {recipe:<7} batch {batch:>3} {trainer.precision}: {seconds:7.2f} s/step  "
+        f"{batch / seconds:7.1f} clips/s  flow {100 * flow / seconds:4.1f}% of the step  "
+        f"forward {fwd / seconds / 1e9:7.1f} GFLOP/s",
+        flush=True,
     )
+    return seconds
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    from vosgan.device import cpu_has_bf16
+
+    p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--paper-batch", type=int, default=2, help="the paper preset is slow on a CPU")
+    p.add_argument("--steps", type=int, default=5, help="timed steps per line (the best one is printed)")
+    p.add_argument("--only", default=None, help="one preset: tiny, small or paper")
     args = p.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(machine())
-    print(f"measured fp32 matmul peak: {matmul_peak(device) / 1e9:.1f} GFLOP/s")
-    for name, batch, steps in (
-        ("tiny", 4, 3),
-        ("tiny", 16, 3),
-        ("small", 8, 3),
-        ("small", 16, 3),
-        ("paper", args.paper_batch, 1),
+    bf16 = device.type == "cuda" or cpu_has_bf16()
+    peaks = {"fp32": matmul_peak(device)} | ({"bf16": matmul_peak(device, torch.bfloat16)} if bf16 else {})
+    print("matmul peak: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peaks.items()))
+    if not bf16:
+        print("this CPU has no native bf16 (AVX512-BF16 or AMX): --precision auto trains in fp32 here")
+    for name, batch, steps, recipe in (
+        ("tiny", 16, args.steps, "preset"),
+        ("small", 16, args.steps, "preset"),
+        ("small", 16, args.steps, "shipped"),
+        ("paper", args.paper_batch, 1, "preset"),
     ):
-        bench(name, batch, steps, device)
+        if args.only and name != args.only:
+            continue
+        times = {p: bench(name, batch, steps, device, p, recipe) for p in ("fp32", "bf16") if p in peaks}
+        if len(times) == 2:
+            ratio = times["fp32"] / times["bf16"]
+            print(f"{name:<6} {recipe:<7} batch {batch:>3}: bf16 step {ratio:.2f}x faster than fp32")
 
 
 if __name__ == "__main__":

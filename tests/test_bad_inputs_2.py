@@ -259,3 +259,23 @@ def test_split_files_name_sequences_whole_and_an_empty_one_is_blamed(tmp_path):
 def test_fractions_that_are_not_numbers_are_named(tmp_path, capsys):
     code, text = run(["unlabeled-curve", "--out", str(tmp_path / "c"), "--fractions", "abc"], capsys)
     assert code == 2 and "--fractions 'abc'" in text and "could not convert" not in text
+
+
+def test_compare_guards_the_dataset_and_its_kept_truth_and_reports_failures(tmp_path, checkpoint, capsys):
+    from vosgan.data.synthetic import write_benchmark
+
+    first = write_benchmark(tmp_path / "first", 10, 4, 32, seed=0)
+    second = write_benchmark(tmp_path / "second", 20, 4, 32, seed=1)
+    base = ["compare", "--checkpoint", f"tiny={checkpoint}", "--baselines", "", "--no-progress"]
+    inside = first / "Annotations" / "cmp"
+    code, text = run([*base, "--data", str(first), "--out", str(inside)], capsys)
+    assert code == 2 and "inside the dataset" in text and not inside.exists()
+    out = tmp_path / "cmp"
+    assert run([*base, "--data", str(first), "--out", str(out)], capsys)[0] == 0
+    code, text = run([*base, "--data", str(second), "--out", str(out)], capsys)
+    assert code == 2 and "holds the comparison of" in text
+    # a sequence that cannot be read: named, and the command does not report success
+    name = (second / "ImageSets" / "test.txt").read_text().split()[0]
+    (second / "JPEGImages" / name / "00001.jpg").write_bytes(b"not a jpeg")
+    code, text = run([*base, "--data", str(second), "--out", str(tmp_path / "cmp2")], capsys)
+    assert code == 1 and "sequences failed" in text and "could not be segmented" in text

@@ -19,7 +19,7 @@ import numpy as np
 
 from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
 from vosgan.data.flow import FlowCache
-from vosgan.data.io import DataError, write_indexed_png
+from vosgan.data.io import DataError, write_indexed_png, write_result
 from vosgan.methods import Timing, load_segmenter, segment_sequences
 from vosgan.metrics.evaluate import evaluate_folders
 from vosgan.metrics.segmenter import EVAL_BENCHMARK
@@ -51,6 +51,11 @@ class Comparison:
     split: str
     sequences: int
 
+    @property
+    def failed(self) -> int:
+        """Sequences that some method could not segment (they are left out of its scores)."""
+        return sum(r.failed for r in self.rows)
+
     def markdown(self) -> str:
         head = (
             "| method | setting | labels used | J M | J O | J D | F M | F O | F D | frames/s | training | parameters |"
@@ -60,15 +65,13 @@ class Comparison:
             train = f"{r.train_seconds / 60:.1f} min" if r.train_seconds else "n/a"
             params = f"{r.parameters / 1e6:.2f} M" if r.parameters else "0"
             j, f = (f"{100 * x['Mean']:.1f} | {100 * x['Recall']:.1f} | {100 * x['Decay']:.1f}" for x in (r.J, r.F))
-            lines.append(f"| {r.label} | {r.setting} | {r.labels} | {j} | {f} | {r.fps:.0f} | {train} | {params} |")
+            label = f"{r.label} ({r.failed} of {self.sequences} sequences failed)" if r.failed else r.label
+            lines.append(f"| {label} | {r.setting} | {r.labels} | {j} | {f} | {r.fps:.0f} | {train} | {params} |")
         return "\n".join(lines)
 
     def to_json(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"data": self.data, "split": self.split, "sequences": self.sequences,
-                                    "rows": [asdict(r) for r in self.rows]}, indent=1))  # fmt: skip
-        return path
+        return write_result(path, json.dumps({"data": self.data, "split": self.split, "sequences": self.sequences,
+                                              "rows": [asdict(r) for r in self.rows]}, indent=1))  # fmt: skip
 
 
 def dataset_sequences(data: str, split: str, out: Path, fmt: str = "davis"):
@@ -92,6 +95,26 @@ def dataset_sequences(data: str, split: str, out: Path, fmt: str = "davis"):
     except DataError:
         train = None  # no ImageSets/train.txt: the baselines cannot pick their thresholds
     return read_davis(data, split), train
+
+
+def check_compare_output(out: Path, data: str, split: str, fmt: str) -> None:
+    """Refuse an ``out`` inside the dataset (its annotations would be written over), and one that holds
+    the kept ground truth of another dataset or split (scores would be against the wrong truth)."""
+    if data != "synthetic":
+        root = Path(data).resolve()
+        if out.resolve() == root or root in out.resolve().parents:
+            raise FileExistsError(f"--out {out} is inside the dataset {data}: choose a folder outside it")
+    source = {"data": str(Path(data).resolve()) if data != "synthetic" else data, "split": split, "format": fmt}
+    record = out / "truth" / "source.json"
+    if record.is_file() and json.loads(record.read_text()) != source:
+        raise FileExistsError(
+            f"--out {out} holds the comparison of {json.loads(record.read_text())}, not of {source}: its kept ground "
+            "truth would be scored against; choose another --out"
+        )
+    if not record.is_file() and (out / "truth").is_dir() and any((out / "truth").iterdir()):
+        raise FileExistsError(f"--out {out} holds ground truth of an unknown dataset: choose another --out")
+    record.parent.mkdir(parents=True, exist_ok=True)
+    write_result(record, json.dumps(source))
 
 
 def write_truth(sequences, out: Path) -> list[str]:
@@ -145,8 +168,12 @@ def compare(
     device: str = "cpu",
     progress: bool = True,
 ) -> Comparison:
-    """Run every checkpoint (``{label: path}``, any method) and each baseline on ``split`` of ``data``."""
+    """Run every checkpoint (``{label: path}``, any method) and each baseline on ``split`` of ``data``.
+
+    ``out`` may not lie inside the dataset, and holds one dataset's comparison: the ground truth it
+    keeps is that of the dataset and split it was first written for (``out/truth/source.json``)."""
     out = Path(out)
+    check_compare_output(out, data, split, fmt)
     sequences, train = dataset_sequences(data, split, out, fmt)
     truth = out / "truth"
     names = write_truth(sequences, truth)
@@ -177,5 +204,5 @@ def compare(
     rows += [baseline_row(kind, train, annotated, out, truth, names) for kind in baselines]
     result = Comparison(rows, str(data), split, len(names))
     result.to_json(out / "comparison.json")
-    (out / "comparison.md").write_text(result.markdown() + "\n")
+    write_result(out / "comparison.md", result.markdown() + "\n")
     return result

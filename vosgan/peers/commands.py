@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 DEFAULT_CHECKPOINTS = {
@@ -86,7 +87,7 @@ def parse_checkpoints(items: list[str] | None) -> dict[str, str]:
     return pairs
 
 
-def _compare(args: argparse.Namespace) -> None:
+def _compare(args: argparse.Namespace) -> int:
     from vosgan.compare import compare
     from vosgan.device import resolve_device
 
@@ -104,6 +105,10 @@ def _compare(args: argparse.Namespace) -> None:
     print(f"{result.sequences} sequences of {result.data} ({result.split}); binary J and F on frames 1..N-2")
     print(result.markdown())
     print(f"wrote {Path(args.out) / 'comparison.md'} and comparison.json")
+    if result.failed:  # a table that silently leaves sequences out is not a result: say so, and exit 1
+        print(f"vosgan compare: {result.failed} sequence(s) could not be segmented (see the table)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def add_peer_parsers(sub, add_common, positive_int) -> None:

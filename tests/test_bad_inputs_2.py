@@ -279,3 +279,81 @@ def test_compare_guards_the_dataset_and_its_kept_truth_and_reports_failures(tmp_
     (second / "JPEGImages" / name / "00001.jpg").write_bytes(b"not a jpeg")
     code, text = run([*base, "--data", str(second), "--out", str(tmp_path / "cmp2")], capsys)
     assert code == 1 and "sequences failed" in text and "could not be segmented" in text
+
+
+def test_synth_never_mixes_into_another_dataset(tmp_path, capsys):
+    from vosgan.data.synthetic import write_benchmark
+
+    davis = tmp_path / "DAVIS"
+    (davis / "ImageSets").mkdir(parents=True)
+    (davis / "ImageSets" / "val.txt").write_text("bear\n")
+    code, text = run(["data", "synth", "--out", str(davis), "--videos", "3", "--frames", "4", "--size", "32"], capsys)
+    assert code == 2 and "not empty" in text and (davis / "ImageSets" / "val.txt").read_text() == "bear\n"
+    assert not (davis / "meta.json").exists() and not (davis / "JPEGImages").exists()
+    bench = write_benchmark(tmp_path / "bench", 3, 4, 32, seed=0, progress=False)
+    write_benchmark(bench, 3, 4, 32, seed=0, progress=False)  # the same benchmark again: fine
+    with pytest.raises(FileExistsError, match="does not hold this benchmark"):
+        write_benchmark(bench, 3, 4, 64, seed=0, progress=False)  # another size into it: refused
+
+
+def test_a_video_cut_short_is_named_with_both_counts(tmp_path):
+    from vosgan.data.io import read_video
+
+    path = tmp_path / "clip.avi"
+    write_video(path, make_clip(0, 12, 32).frames)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # the header still announces 12 frames
+    with pytest.warns(UserWarning, match=r"clip\.avi: its header announces 12 frames but only \d+ could be decoded"):
+        frames = read_video(path)
+    assert 0 < len(frames) < 12
+
+
+def test_a_pickle_given_as_the_feature_network_is_refused_by_name(tmp_path, checkpoint, capsys):
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    evil = tmp_path / "features.pt"
+    evil.write_bytes(pickle.dumps(Exploit()))
+    code, text = run(["generation", "--checkpoint", str(checkpoint), "--feature-network", str(evil)], capsys)
+    assert code == 2 and "features.pt" in text and "Traceback" not in text and "weights_only=False" not in text
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_absurd_configs_and_other_methods_files_are_named_at_export(tmp_path, tiny_models, capsys):
+    cfg, gen, disc = tiny_models
+    config = cfg.to_dict()
+    config["size"] = 100000
+    absurd = save_checkpoint(tmp_path / "absurd.pt", {"config": config, "generator": {}, "discriminator": {}})
+    with pytest.raises(CheckpointError, match=r"absurd\.pt holds an invalid VOS-GAN config: size must be"):
+        load_models(absurd)
+    cis = save_checkpoint(
+        tmp_path / "cis.pt", {"method": "cis", "config": {"a": 1}, "generator": {}, "discriminator": {}}
+    )
+    args = ["export", "--checkpoint", str(cis), "--out", str(tmp_path / "o.pt"), "--working-size", "48"]
+    code, text = run(args, capsys)
+    assert code == 2 and "holds a CIS model" in text and "unknown config keys" not in text
+
+
+def test_a_peer_run_stopped_by_sigterm_exits_143_with_the_resume_hint(tmp_path, capsys, monkeypatch):
+    import signal
+
+    import vosgan.peers.common as common
+    from vosgan.data.synthetic import write_benchmark
+
+    data = write_benchmark(tmp_path / "davis", 10, 8, 32, seed=3, progress=False)
+    real_run_steps = common.run_steps
+
+    def stopped_at_first_step(step_fn, *args, **kwargs):
+        def step(i):
+            os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler pre-empting the job
+            return step_fn(i)
+
+        return real_run_steps(step, *args, **kwargs)
+
+    monkeypatch.setattr(common, "run_steps", stopped_at_first_step)
+    args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "5"]
+    code, text = run([*args, "--out", str(tmp_path / "cis"), "--no-progress"], capsys)
+    assert code == 143 and "SIGTERM" in text and "--resume" in text

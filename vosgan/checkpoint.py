@@ -88,15 +88,17 @@ METHOD_COMMANDS = {
 }
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint safely (``weights_only=True``) and check it is one of ours."""
+def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load`` with ``weights_only=True``, the one way the kit reads a ``.pt`` file: a file that is
+    not one, or that holds Python objects (a pickle that could run code), is refused by name, without
+    torch's advice to load it unsafely."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes): it was never completely written; use another")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for truncated or foreign files
         text = str(err)
         kind = describe_file(path)
@@ -107,6 +109,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         else:  # the first line only: torch's advice on unsafe loading is not repeated
             reason = f"{type(err).__name__}: {text.splitlines()[0] if text else 'unreadable'}"
         raise CheckpointError(f"cannot read checkpoint {path}: not a readable PyTorch checkpoint ({reason})") from None
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint safely (``safe_load``) and check it is one of ours."""
+    state = safe_load(path, map_location)
     if not isinstance(state, dict) or "config" not in state:
         raise CheckpointError(f"{path} is not a vosgan checkpoint (no 'config' entry)")
     missing = [k for k in ("generator", "discriminator") if not isinstance(state.get(k), dict)]

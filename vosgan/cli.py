@@ -317,10 +317,12 @@ def _export(args: argparse.Namespace) -> None:
             "bn_recalibration": {"clips": min(args.bn_clips, len(dataset)), "seed": args.seed, **source},
         }
     if args.working_size is not None:  # the height this model segments real videos at, chosen by val J
-        from vosgan.checkpoint import load_checkpoint
+        from vosgan.checkpoint import load_checkpoint, require_method
         from vosgan.config import VOSGANConfig
 
-        cfg = VOSGANConfig.from_dict(load_checkpoint(args.checkpoint)["config"])
+        state = load_checkpoint(args.checkpoint)
+        require_method(state, args.checkpoint, "vosgan")
+        cfg = VOSGANConfig.from_dict(state["config"])
         updates["config"] = cfg.with_overrides(segment={"working_size": args.working_size}).to_dict()
     path = export_weights(args.checkpoint, args.out, half=args.half, updates=updates)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -83,8 +83,11 @@ def dataset_sequences(data: str, split: str, out: Path, fmt: str = "davis"):
     if data == "synthetic":
         root = out / "benchmark"
         if not (root / "meta.json").is_file():
+            import shutil
+
             from vosgan.data.synthetic import write_benchmark
 
+            shutil.rmtree(root, ignore_errors=True)  # the kit's own folder, left part-written by a killed run
             b = EVAL_BENCHMARK
             write_benchmark(root, b["count"], b["frames"], b["size"], b["seed"], progress=False)
         data = root

@@ -140,11 +140,11 @@ def save_feature_network(net: FeatureNet, path: str | os.PathLike, scores: dict[
 
 
 def load_feature_network(path: str | os.PathLike) -> FeatureNet:
-    from vosgan.checkpoint import CheckpointError
+    from vosgan.checkpoint import CheckpointError, safe_load
 
     if not Path(path).is_file():
         raise CheckpointError(f"no feature network at {path}; train one with `vosgan features --out {path}`")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = safe_load(path)
     if not isinstance(state, dict) or state.get("kind") != "feature-network":
         raise CheckpointError(f"{path} is not a kit feature network (made by `vosgan features --out`)")
     net = FeatureNet(state["width"])

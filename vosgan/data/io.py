@@ -274,6 +274,7 @@ def iter_video(path: str | os.PathLike, max_frames: int | None = None) -> Iterat
     if not Path(path).is_file():
         raise DataError(f"video file {path} does not exist")
     capture = cv2.VideoCapture(_opencv_path(path))
+    expected = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
     count = 0
     try:
         while capture.isOpened() and (max_frames is None or count < max_frames):
@@ -286,6 +287,14 @@ def iter_video(path: str | os.PathLike, max_frames: int | None = None) -> Iterat
         capture.release()
     if not count:
         raise DataError(f"cannot decode any frame of {path}: corrupt or in a codec OpenCV lacks")
+    if count < expected and (max_frames is None or count < max_frames):
+        import warnings
+
+        warnings.warn(
+            f"{path}: its header announces {expected} frames but only {count} could be decoded (the file is cut "
+            "short or damaged); the frames after them are missing from its results",
+            stacklevel=2,
+        )
 
 
 def read_video(path: str | os.PathLike, max_frames: int | None = None) -> np.ndarray:

@@ -287,9 +287,17 @@ def write_benchmark(
 
     from tqdm.auto import tqdm
 
-    from vosgan.data.io import write_image, write_indexed_png
+    from vosgan.data.io import write_image, write_indexed_png, write_result
 
     out = Path(out)
+    params = {"videos": videos, "frames": frames, "size": size, "seed": seed, "difficulty": difficulty}
+    if out.is_dir() and any(out.iterdir()):
+        meta_path = out / "meta.json"
+        same = meta_path.is_file() and json.loads(meta_path.read_text()).get("params") == params
+        if not same:  # another dataset (a DAVIS root, or a benchmark of other settings): never mixed into
+            raise FileExistsError(
+                f"--out {out} is not empty and does not hold this benchmark ({params}): write it to an empty folder"
+            )
     splits = split_indices(videos, seed)
     split_of = {i: name for name, idx in splits.items() for i in idx}
     meta = {}
@@ -303,6 +311,5 @@ def write_benchmark(
     (out / "ImageSets").mkdir(parents=True, exist_ok=True)
     for split, idx in splits.items():
         (out / "ImageSets" / f"{split}.txt").write_text("".join(f"synth{i:05d}\n" for i in idx))
-    params = {"videos": videos, "frames": frames, "size": size, "seed": seed, "difficulty": difficulty}
-    (out / "meta.json").write_text(json.dumps({"params": params, "sequences": meta}, indent=1))
+    write_result(out / "meta.json", json.dumps({"params": params, "sequences": meta}, indent=1))
     return out

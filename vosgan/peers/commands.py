@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -68,7 +69,11 @@ def _train_peer(args: argparse.Namespace) -> int:
     train_peer(trainer, trainer.cfg.iterations, args.out, args.resume, args.checkpoint_every, not args.no_progress)
     path = Path(args.out) / "checkpoint.pt"
     print(f"{args.method}: {trainer.step_count} steps in {trainer.seconds:.0f} s; wrote {path}")
-    return 0 if trainer.step_count >= trainer.cfg.iterations else 130
+    if trainer.stop_signal is not None:  # pre-empted: 128 + the signal, as `vosgan train` exits
+        name = signal.Signals(trainer.stop_signal).name
+        print(f"stopped by {name} at step {trainer.step_count}; continue with the same command and --resume")
+        return 128 + trainer.stop_signal
+    return 0
 
 
 def parse_checkpoints(items: list[str] | None) -> dict[str, str]:

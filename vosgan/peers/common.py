@@ -213,10 +213,11 @@ def run_steps(
     progress: bool = True,
     desc: str = "training",
     log: str | os.PathLike | None = None,
-) -> tuple[int, float]:
+) -> tuple[int, float, int | None]:
     """Call ``step_fn(step)`` for steps ``start .. iterations - 1``; ``save(step, seconds)`` every
     ``checkpoint_every`` steps, at the end, and on SIGTERM / SIGINT (then stop). Returns (steps done,
-    seconds spent in steps). ``log`` appends each step's figures as a JSON line."""
+    seconds spent in steps, the signal that stopped it or None). ``log`` appends each step's figures as
+    a JSON line."""
     import json
 
     stop: list[int] = []
@@ -246,13 +247,14 @@ def run_steps(
         bar.close()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    return step, seconds
+    return step, seconds, (stop[0] if stop else None)
 
 
 def train_peer(trainer, iterations: int, out, resume: bool = False, checkpoint_every: int = 200, progress: bool = True):
     """Run a peer's trainer (``step``, ``save``, ``load``, ``step_count``, ``seconds``) to ``iterations``
     steps in the run folder ``out``: ``checkpoint.pt`` (atomic, every ``checkpoint_every`` steps, at the
-    end and on SIGTERM) and ``metrics.jsonl``; ``resume`` continues the folder's checkpoint exactly."""
+    end and on SIGTERM) and ``metrics.jsonl``; ``resume`` continues the folder's checkpoint exactly.
+    ``trainer.stop_signal`` is the signal that stopped it early, or None."""
     from vosgan.runs import prepare_run_folder, truncate_log
 
     out = Path(out)
@@ -270,5 +272,7 @@ def train_peer(trainer, iterations: int, out, resume: bool = False, checkpoint_e
         trainer.save(path)
 
     desc = type(trainer).__name__.removesuffix("Trainer")
-    run_steps(trainer.step, iterations, trainer.step_count, save, checkpoint_every, progress, desc, log)
+    _, _, trainer.stop_signal = run_steps(
+        trainer.step, iterations, trainer.step_count, save, checkpoint_every, progress, desc, log
+    )
     return trainer

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -357,3 +358,42 @@ def test_a_peer_run_stopped_by_sigterm_exits_143_with_the_resume_hint(tmp_path, 
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "5"]
     code, text = run([*args, "--out", str(tmp_path / "cis"), "--no-progress"], capsys)
     assert code == 143 and "SIGTERM" in text and "--resume" in text
+
+
+def test_a_full_disk_names_the_sequences_left_partial_and_a_rerun_tells_them_apart(
+    tmp_path, checkpoint, capsys, monkeypatch
+):
+    import vosgan.segment as segment_module
+
+    source = tmp_path / "in"
+    for name, seed in (("a", 0), ("b", 1)):
+        write_video(source / f"{name}.avi", make_clip(seed, 6, 32).frames)
+    out = tmp_path / "out"
+    written = []
+    real_write = segment_module.write_indexed_png
+
+    def fills_up(path, ids):
+        if Path(path).parent.name == "b" and len(written) >= 3:  # the disk fills up during sequence b
+            raise OSError(28, "No space left on device")
+        written.extend([path] if Path(path).parent.name == "b" else [])
+        real_write(path, ids)
+
+    monkeypatch.setattr(segment_module, "write_indexed_png", fills_up)
+    code, text = run(segment(checkpoint, source, out), capsys)
+    assert code == 2 and "skipped b" in text and "No space left on device" in text and "could not be segmented" in text
+    monkeypatch.undo()
+    code, text = run(segment(checkpoint, source, out), capsys)
+    assert code == 2 and "partly written by a run that stopped: b" in text
+    assert run(segment(checkpoint, source, out, "--overwrite"), capsys)[0] == 0
+    assert len(list((out / "b").glob("*.png"))) == 6
+
+
+def test_an_unwritable_flow_cache_is_named_and_the_flow_still_computed(tmp_path):
+    from vosgan.data.flow import FlowCache, farneback
+
+    cache_root = tmp_path / "cache"
+    cache_root.write_text("a file where the cache folder should be")
+    frames = make_clip(0, 4, 32).frames
+    with pytest.warns(UserWarning, match="flow cache .* cannot be written.*VOSGAN_CACHE"):
+        flow = FlowCache(cache_root)(frames)
+    assert np.allclose(flow, farneback(frames), atol=0.01)

@@ -229,7 +229,8 @@ def _report(report, out) -> None:
         for name, reason in report.failed.items():
             print(f"vosgan segment: skipped {printable(name)}: {printable(reason)}", file=sys.stderr)
         raise DataError(
-            f"{len(report.failed)} of {len(report.failed) + len(report.written)} sequence(s) could not be read"
+            f"{len(report.failed)} of {len(report.failed) + len(report.written)} sequence(s) could not be segmented "
+            "(each named above)"
         )
 
 

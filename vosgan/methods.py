@@ -21,7 +21,14 @@ from vosgan.checkpoint import load_checkpoint, load_models
 from vosgan.data.io import DataError
 from vosgan.models.summary import parameter_count
 from vosgan.peers.common import checkpoint_method
-from vosgan.segment import Segmentation, SegmentReport, prepare_sequence_output, split_by_name, write_segmentation
+from vosgan.segment import (
+    Segmentation,
+    SegmentReport,
+    mark_complete,
+    prepare_sequence_output,
+    split_by_name,
+    write_segmentation,
+)
 
 
 class VOSGANSegmenter:
@@ -130,6 +137,7 @@ def segment_sequences(
         try:
             prepare_sequence_output(out, seq.name, overwrite)
             write_segmentation(out, seq.name, Segmentation(probabilities, None), threshold, soft)
+            mark_complete(out, seq.name)
         except (DataError, OSError) as err:
             report.failed[seq.name] = str(err)
             continue

@@ -137,6 +137,14 @@ def write_segmentation(out: Path, name: str, result: Segmentation, threshold: fl
             os.replace(tmp.name, path)
 
 
+COMPLETE = ".vosgan-complete"  # written into a sequence's mask folder after its last mask
+
+
+def mark_complete(out: Path, name: str) -> None:
+    """Record that every mask of ``out/<name>/`` was written (a killed run leaves partial folders unmarked)."""
+    (out / name / COMPLETE).write_text("")
+
+
 def prepare_sequence_output(out: Path, name: str, overwrite: bool) -> None:
     """Before a sequence's masks are written to ``out/<name>/``: refuse a name that is not one plain
     path component and a symbolic link on the way; with ``overwrite``, remove the masks an earlier run
@@ -146,6 +154,7 @@ def prepare_sequence_output(out: Path, name: str, overwrite: bool) -> None:
     check_no_links(out, out / name)
     for stale in (out / name).glob("*.png") if overwrite else ():
         stale.unlink()
+    (out / name / COMPLETE).unlink(missing_ok=True)
 
 
 def split_by_name(sequences: list[Sequence]) -> tuple[list[Sequence], dict[str, str]]:
@@ -182,12 +191,18 @@ def check_output(out: Path, input_path: Path, names: list[str], overwrite: bool,
                 "annotations; choose a folder outside it"
             )
     taken = [n for n in names if (out / n).is_dir() and any((out / n).glob("*.png"))]
+    partial = [n for n in taken if not (out / n / COMPLETE).exists()]
     taken += [f"{a}/{n}.npy" for a in arrays for n in names if (out / a / f"{n}.npy").exists()]
     if taken and not overwrite:
         shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+        half = (
+            f"; {len(partial)} of them partly written by a run that stopped: {', '.join(partial[:5])}"
+            if partial
+            else ""
+        )
         raise FileExistsError(
-            f"{out} already holds masks for {len(taken)} sequence(s) ({shown}); pass --overwrite to replace them, "
-            "or choose an empty --out"
+            f"{out} already holds masks for {len(taken)} sequence(s) ({shown}){half}; pass --overwrite to replace "
+            "them, or choose an empty --out"
         )
     ensure_writable_folder(out, "--out")
 
@@ -246,12 +261,14 @@ def segment_path(
         prepare_sequence_output(out, name, overwrite)
         if soft or flow is not None:  # the full arrays were asked for
             write_segmentation(out, name, assemble(cfg, seg, flow, *shape), threshold, soft)
+            mark_complete(out, name)
             return name
         n, height, width = shape
         maps = rearrange(seg, "s c t h w -> c (s t) h w")[:, :n]
         for t in range(n):  # one frame at its own size at a time
             probability = upsample_maps(maps[:, t : t + 1], height, width)[0, 0]
             write_indexed_png(out / name / f"{t:05d}.png", (probability > threshold).numpy().astype(np.uint8))
+        mark_complete(out, name)
         return name
 
     with ThreadPoolExecutor(2, "vosgan-read") as reader, ThreadPoolExecutor(2, "vosgan-write") as writer:

@@ -154,8 +154,20 @@ class FlowCache:
                 pass
             path.unlink(missing_ok=True)  # a damaged entry (unreadable, wrong shape, NaN) is recomputed, not trusted
         flow = farneback(frames, self.params, step)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            np.save(tmp, flow.astype(np.float16))
-        os.replace(tmp.name, path)
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+                np.save(tmp, flow.astype(np.float16))
+            os.replace(tmp.name, path)
+        except OSError as err:  # a full or read-only cache slows the run down, it does not end it
+            if tmp is not None:
+                Path(tmp.name).unlink(missing_ok=True)
+            import warnings
+
+            warnings.warn(
+                f"the flow cache {self.root} cannot be written ({err.strerror or err}); flow is computed without "
+                "it: free space there or point VOSGAN_CACHE elsewhere",
+                stacklevel=2,
+            )
         return flow.astype(np.float16).astype(np.float32)

@@ -397,3 +397,39 @@ def test_an_unwritable_flow_cache_is_named_and_the_flow_still_computed(tmp_path)
     with pytest.warns(UserWarning, match="flow cache .* cannot be written.*VOSGAN_CACHE"):
         flow = FlowCache(cache_root)(frames)
     assert np.allclose(flow, farneback(frames), atol=0.01)
+
+
+def test_a_checkpoint_cut_by_a_size_limit_says_so_and_keeps_the_previous_one(tmp_path, monkeypatch):
+    import torch
+
+    path = save_checkpoint(tmp_path / "checkpoint.pt", {"config": {}, "generator": {}, "discriminator": {}})
+    before = path.read_bytes()
+
+    def cut(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 512 vs 448")
+
+    monkeypatch.setattr(torch, "save", cut)
+    with pytest.raises(OSError, match="could not be written completely .*the previous file is untouched"):
+        save_checkpoint(path, {"config": {}, "generator": {}, "discriminator": {}})
+    assert path.read_bytes() == before
+
+
+def test_a_vosgan_checkpoint_given_to_train_peer_resume_is_named(tmp_path, checkpoint, capsys):
+    from vosgan.data.synthetic import write_benchmark
+
+    data = write_benchmark(tmp_path / "davis", 10, 8, 32, seed=3, progress=False)
+    run_dir = tmp_path / "peer"
+    run_dir.mkdir()
+    os.link(checkpoint, run_dir / "checkpoint.pt")
+    args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "2"]
+    code, text = run([*args, "--out", str(run_dir), "--resume", "--no-progress"], capsys)
+    assert code == 2 and "holds a VOS-GAN model" in text and "not a CIS one" in text
+
+
+def test_table4_and_curve_outputs_never_replace_a_users_file(tmp_path, capsys):
+    for command, name in (("table4", "table4.json"), ("unlabeled-curve", "curve.json")):
+        folder = tmp_path / command
+        folder.mkdir()
+        (folder / name).write_text("my notes, not JSON")
+        code, text = run([command, "--out", str(folder)], capsys)
+        assert code == 2 and "is not an earlier result" in text and (folder / name).read_text() == "my notes, not JSON"

@@ -42,8 +42,16 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     except (OSError, RuntimeError) as err:  # torch reports a full disk as "enforce fail at inline_container.cc"
         Path(tmp).unlink(missing_ok=True)
         free = shutil.disk_usage(path.parent).free
-        full = free < 1 << 20 or "write failed" in str(err)
-        reason = "no space left on the device" if full else str(err).splitlines()[0]
+        text = str(err)
+        full = free < 1 << 20 or "write failed" in text or getattr(err, "errno", None) == 28
+        cut = "enforce fail" in text or "unexpected pos" in text or getattr(err, "errno", None) == 27
+        reason = (
+            "no space left on the device"
+            if full
+            else "the file could not be written completely (a file size limit, or the disk filled up)"
+            if cut
+            else text.splitlines()[0]
+        )
         kept = "the previous file is untouched" if path.exists() else "nothing was written"
         raise OSError(f"cannot write checkpoint {path}: {reason} ({free / 1e6:.1f} MB free); {kept}") from None
     except BaseException:

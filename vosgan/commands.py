@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vosgan.data.io import check_out_file, write_result
+from vosgan.data.io import check_out_file, check_own_result, write_result
 
 # The real clips FID and MC compare against: the test split of the benchmark the kit's feature
 # network was trained on (never seen by it, nor by the GAN, which trains on the unlabeled pool).
@@ -59,6 +59,7 @@ def _table4(args: argparse.Namespace) -> None:
     from vosgan.config import VOSGANConfig, recipe
     from vosgan.metrics.extractors import make_extractor
 
+    result = check_own_result(Path(args.out) / "table4.json")
     base = VOSGANConfig.from_dict(load_checkpoint(args.recipe_from)["config"])
     rows = train_rows(
         args.out,
@@ -72,7 +73,7 @@ def _table4(args: argparse.Namespace) -> None:
     )
     table = score_rows(rows, make_extractor("kit", args.feature_network), args.sets, args.per_set, args.seed)
     print(table_text(table))
-    write_result(Path(args.out) / "table4.json", json.dumps(table, indent=1))
+    write_result(result, json.dumps(table, indent=1))
 
 
 def _run_name(path: str) -> str:
@@ -137,6 +138,7 @@ def _unlabeled_curve(args: argparse.Namespace) -> None:
         fractions = tuple(float(f) for f in args.fractions.split(","))
     except ValueError:
         raise ValueError(f"--fractions {args.fractions!r}: give shares of the pool in (0, 1], e.g. 0.1,0.5,1") from None
+    result = check_own_result(Path(args.out) / "curve.json")
     curve = unlabeled_curve(
         get_preset(args.preset),
         args.out,
@@ -148,7 +150,7 @@ def _unlabeled_curve(args: argparse.Namespace) -> None:
         device=args.device,
     )
     print(curve.table())
-    write_result(Path(args.out) / "curve.json", json.dumps(curve.rows, indent=1))
+    write_result(result, json.dumps(curve.rows, indent=1))
 
 
 def _add_scoring(p: argparse.ArgumentParser, positive_int) -> None:

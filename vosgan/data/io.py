@@ -210,6 +210,22 @@ def check_out_file(out: str | os.PathLike, inputs=(), overwrite: bool = False, f
     return target
 
 
+def check_own_result(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, to replace ``path`` unless it is absent or a JSON document (an earlier
+    run's result in the command's own folder); a file of any other kind is the user's."""
+    import json
+
+    path = Path(path)
+    if path.exists():
+        try:
+            json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError, OSError):
+            raise FileExistsError(
+                f"{path} exists and is not an earlier result of this command: move it, or choose another --out"
+            ) from None
+    return path
+
+
 def write_result(path: str | os.PathLike, text: str) -> Path:
     """Write a result file atomically: a temporary file in the same folder, flushed to disk, renamed over
     ``path`` (a link there is replaced, not followed). On a full disk, a size limit or a kill, the previous

@@ -216,7 +216,8 @@ def evaluate_folders(
     jobs = [(n, gt_root / n, pred_root / n, binary, task) for n in names]
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        # workers ignore Ctrl-C: the main process ends them, with one message instead of one traceback each
+        with ProcessPoolExecutor(workers, initializer=_ignore_interrupts) as pool:
             results = list(pool.map(_evaluate_folder_pair, jobs))
     else:
         results = [_evaluate_folder_pair(job) for job in jobs]
@@ -232,6 +233,12 @@ def format_table(results: dict) -> str:
     for name, v in results["per_sequence"].items():
         lines.append(f"{name:<{width}}  {100 * v['J-Mean']:7.1f}  {100 * v['F-Mean']:7.1f}")
     return "\n".join(lines)
+
+
+def _ignore_interrupts() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def write_json(results: dict, path: str | os.PathLike) -> Path:

@@ -22,7 +22,13 @@ from einops import rearrange
 from torch import nn
 from tqdm.auto import tqdm
 
-from vosgan.checkpoint import CheckpointError, evaluated_weights, load_checkpoint, load_weights, save_checkpoint
+from vosgan.checkpoint import (
+    evaluated_weights,
+    load_checkpoint,
+    load_weights,
+    require_method,
+    save_checkpoint,
+)
 from vosgan.data.clips import resize_frames
 from vosgan.data.io import DataError
 from vosgan.optim import EMA
@@ -194,9 +200,7 @@ class PeerSegmenter:
 def load_peer(path, method: str, config_cls, generator_cls, discriminator_cls, device="cpu"):
     """(config, generator, discriminator, state) of a ``method`` checkpoint, networks in eval mode."""
     state = load_checkpoint(path, map_location=device)
-    found = state.get("method", "vosgan")
-    if found != method:
-        raise CheckpointError(f"{path} is a {found!r} checkpoint, not {method!r}")
+    require_method(state, path, method)
     cfg = config_cls(**state["config"])
     generator, discriminator = generator_cls(cfg).to(device), discriminator_cls(cfg).to(device)
     load_weights(generator, evaluated_weights(state, "generator"), path, f"{method} generator")
@@ -261,7 +265,9 @@ def train_peer(trainer, iterations: int, out, resume: bool = False, checkpoint_e
     path = prepare_run_folder(out, resume)
     log = out / "metrics.jsonl"
     if resume:
-        trainer.load(load_checkpoint(path, trainer.device))
+        state = load_checkpoint(path, trainer.device)
+        require_method(state, path, trainer.method)
+        trainer.load(state)
         truncate_log(log, trainer.step_count)
     else:
         log.unlink(missing_ok=True)

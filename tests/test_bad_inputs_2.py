@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from vosgan.checkpoint import CheckpointError, load_models, save_checkpoint
@@ -433,3 +434,19 @@ def test_table4_and_curve_outputs_never_replace_a_users_file(tmp_path, capsys):
         (folder / name).write_text("my notes, not JSON")
         code, text = run([command, "--out", str(folder)], capsys)
         assert code == 2 and "is not an earlier result" in text and (folder / name).read_text() == "my notes, not JSON"
+
+
+def test_a_half_export_keeps_values_beyond_float16_in_float32(tmp_path, tiny_models):
+    from vosgan.checkpoint import export_weights, load_checkpoint
+
+    cfg, gen, disc = tiny_models
+    weights = gen.state_dict()
+    name = next(k for k in weights if k.endswith("running_var"))
+    weights[name] = torch.full_like(weights[name], 1e5)  # a BatchNorm variance float16 cannot hold
+    source = save_checkpoint(tmp_path / "run.pt", {"config": cfg.to_dict(), "generator": weights,
+                                                   "discriminator": disc.state_dict()})  # fmt: skip
+    out = export_weights(source, tmp_path / "half.pt", half=True)
+    state = load_checkpoint(out)
+    assert state["generator"][name].dtype == torch.float32 and state["generator"][name].max() == 1e5
+    assert any(v.dtype == torch.float16 for v in state["generator"].values())
+    assert load_models(out)  # loads: nothing became infinite

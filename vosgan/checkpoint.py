@@ -192,10 +192,16 @@ def export_weights(
 ) -> Path:
     """Keep only the config, both networks (their EMA copies when the run kept them) and what describes
     them (method, training record, BatchNorm recalibration), no optimizer or RNG state; ``updates``
-    replaces entries first (e.g. a recalibrated discriminator); ``half`` stores float16."""
+    replaces entries first (e.g. a recalibrated discriminator); ``half`` stores float16 (tensors with
+    values beyond its range stay float32)."""
     state = load_checkpoint(path)
     state = {**state, **{n: evaluated_weights(state, n) for n in ("generator", "discriminator")}, **(updates or {})}
-    convert = (lambda t: t.half() if t.is_floating_point() else t) if half else (lambda t: t)
+
+    def convert(t: torch.Tensor) -> torch.Tensor:  # float16 where it holds the values (BatchNorm variances may not)
+        if not (half and t.is_floating_point() and t.numel()):
+            return t
+        return t.half() if t.abs().max() < torch.finfo(torch.float16).max else t
+
     slim = {
         "config": state["config"],
         "generator": {k: convert(v) for k, v in state["generator"].items()},

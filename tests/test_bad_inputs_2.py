@@ -450,3 +450,15 @@ def test_a_half_export_keeps_values_beyond_float16_in_float32(tmp_path, tiny_mod
     assert state["generator"][name].dtype == torch.float32 and state["generator"][name].max() == 1e5
     assert any(v.dtype == torch.float16 for v in state["generator"].values())
     assert load_models(out)  # loads: nothing became infinite
+
+
+def test_files_written_atomically_get_the_users_permissions(tmp_path):
+    from vosgan.data.io import write_indexed_png, write_result
+
+    old = os.umask(0o022)
+    try:
+        write_result(tmp_path / "r.json", "{}")
+        write_indexed_png(tmp_path / "m.png", np.zeros((4, 4), np.uint8))
+    finally:
+        os.umask(old)
+    assert all((tmp_path / n).stat().st_mode & 0o777 == 0o644 for n in ("r.json", "m.png"))

@@ -28,7 +28,8 @@ def smooth(values, window: int) -> np.ndarray:
 def training_figure(rows: list[dict], window: int = 25):
     """Three panels: adversarial losses (Eq. 2-3), the self-supervised terms, and alpha with D's scores."""
     steps = [r["step"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    moves = "motion_travel" in rows[0]
+    fig, axes = plt.subplots(1, 4 if moves else 3, figsize=(18 if moves else 14, 3.6))
     panels = [
         (("d_adversarial", "D adversarial"), ("g_loss", "G (Eq. 3)")),
         (
@@ -59,7 +60,8 @@ def evaluation_figure(rows: list[dict]):
     in time and the label-free baselines; the flow head's error against predicting no motion; and how
     much each latent space moves the mask."""
     steps = [r["step"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    moves = "motion_travel" in rows[0]
+    fig, axes = plt.subplots(1, 4 if moves else 3, figsize=(18 if moves else 14, 3.6))
     ax = axes[0]
     ax.plot(steps, [r["J"] for r in rows], "o-", label="D, val clips")
     ax.plot(steps, [r["J_frozen"] for r in rows], "o--", label="D, same clips frozen in time")
@@ -83,6 +85,13 @@ def evaluation_figure(rows: list[dict]):
         if key in rows[0]:
             ax.plot(steps, [r[key] for r in rows], "o-", label=label)
     ax.set_title("latent effects (mean |change|)")
+    if moves:  # how the generator's objects move (vosgan.metrics.masks.motion_report)
+        ax = axes[3]
+        ax.plot(steps, [r["motion_travel"] for r in rows], "o-", label="net travel, px/frame")
+        ax.axhline(rows[0]["motion_data_travel"], ls=":", color="C0", label="the data's net travel")
+        ax.plot(steps, [r["motion_swelling"] for r in rows], "o-", color="C3", label="share swelling > 3x")
+        ax.axhline(rows[0]["motion_data_swelling"], ls=":", color="C3", label="the data's share")
+        ax.set_title(f"G's objects (z_M/z_C contrast at the end: {rows[-1]['motion_latent_contrast']:.1f})")
     for ax in axes:
         ax.set_xlabel("step")
         ax.legend(fontsize=8)

@@ -22,7 +22,14 @@ from tqdm.auto import tqdm
 
 from vosgan.config import VOSGANConfig
 from vosgan.data.clips import cut_shots, resize_frames, to_tensor, upsample_maps
-from vosgan.data.io import DataError, check_no_links, ensure_writable_folder, plain_name, write_indexed_png
+from vosgan.data.io import (
+    DataError,
+    check_no_links,
+    ensure_writable_folder,
+    plain_name,
+    shareable,
+    write_indexed_png,
+)
 from vosgan.data.readers import Sequence, read_davis, read_folder
 from vosgan.device import autocast
 from vosgan.models import Discriminator
@@ -134,6 +141,7 @@ def write_segmentation(out: Path, name: str, result: Segmentation, threshold: fl
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".npy", delete=False) as tmp:
                 np.save(tmp, array.astype(np.float16))
+            shareable(tmp.name)
             os.replace(tmp.name, path)
 
 

@@ -51,6 +51,7 @@ def write_indexed_png(path: str | os.PathLike, ids: np.ndarray) -> None:
         except BaseException:
             Path(tmp.name).unlink(missing_ok=True)
             raise
+    shareable(tmp.name)
     os.replace(tmp.name, path)
 
 
@@ -226,6 +227,13 @@ def check_own_result(path: str | os.PathLike) -> Path:
     return path
 
 
+def shareable(path: str | os.PathLike) -> None:
+    """Give a file made by ``tempfile`` (mode 0600) the permissions of any file the user creates."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_result(path: str | os.PathLike, text: str) -> Path:
     """Write a result file atomically: a temporary file in the same folder, flushed to disk, renamed over
     ``path`` (a link there is replaced, not followed). On a full disk, a size limit or a kill, the previous
@@ -240,6 +248,7 @@ def write_result(path: str | os.PathLike, text: str) -> Path:
             tmp.write(text)
             tmp.flush()
             os.fsync(tmp.fileno())
+        shareable(tmp.name)
         os.replace(tmp.name, path)
     except BaseException as err:
         if tmp is not None:

@@ -13,7 +13,7 @@ from vosgan.config import VOSGANConfig
 from vosgan.data import synthetic
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.flow import FlowCache, farneback
-from vosgan.data.io import DataError
+from vosgan.data.io import DataError, shareable
 from vosgan.data.readers import read_davis, read_folder, read_golf, read_segtrack, read_ucf101, read_weizmann
 from vosgan.data.synthetic import SyntheticClip, make_benchmark
 
@@ -124,6 +124,7 @@ def _save_pool(path: Path, clips: list[SyntheticClip], flows: list[np.ndarray]) 
                 background=np.array([c.background for c in clips]),
                 flows=np.stack(flows).astype(np.float32),
             )
+        shareable(tmp.name)
         os.replace(tmp.name, path)
     except OSError as err:
         if tmp is not None:

@@ -462,3 +462,40 @@ def test_files_written_atomically_get_the_users_permissions(tmp_path):
     finally:
         os.umask(old)
     assert all((tmp_path / n).stat().st_mode & 0o777 == 0o644 for n in ("r.json", "m.png"))
+
+
+def test_ctrl_c_during_a_parallel_evaluation_prints_no_traceback(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for kind in ("gt", "pred"):
+        for s in range(4):
+            for t in range(3):
+                write_image(tmp_path / kind / f"s{s}" / f"{t:05d}.png", np.zeros((8, 8, 3), np.uint8))
+    # each sequence takes 30 s in a worker (as a long DAVIS evaluation would); Ctrl-C comes after 4 s
+    code = f'''
+import sys, time
+import vosgan.metrics.evaluate as evaluate
+def slow(job):
+    time.sleep(30)
+evaluate._evaluate_folder_pair = slow
+from vosgan.cli import main
+sys.exit(main(["evaluate", "--gt", "{tmp_path / "gt"}", "--pred", "{tmp_path / "pred"}", "--workers", "2"]))
+'''
+    process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(4)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal sends to the whole foreground group
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-2000:]
+
+
+def test_finetune_names_another_methods_checkpoint(tmp_path, capsys):
+    fg = save_checkpoint(
+        tmp_path / "fg.pt", {"method": "fastgan", "config": {"a": 1}, "generator": {}, "discriminator": {}}
+    )
+    code, text = run(
+        ["finetune", "--checkpoint", str(fg), "--out", str(tmp_path / "ft.pt"), "--iterations", "1"], capsys
+    )
+    assert code == 2 and "holds a FaSTGAN model" in text and "unknown config keys" not in text

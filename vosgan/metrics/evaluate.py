@@ -15,8 +15,8 @@ each PNG decoded once.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -216,9 +216,16 @@ def evaluate_folders(
     jobs = [(n, gt_root / n, pred_root / n, binary, task) for n in names]
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     if workers > 1:
-        # workers ignore Ctrl-C: the main process ends them, with one message instead of one traceback each
-        with ProcessPoolExecutor(workers, initializer=_ignore_interrupts) as pool:
-            results = list(pool.map(_evaluate_folder_pair, jobs))
+        # workers ignore Ctrl-C: the main process ends them at once, with one message, not a traceback each
+        pool = multiprocessing.Pool(workers, initializer=_ignore_interrupts)
+        try:
+            results = pool.map(_evaluate_folder_pair, jobs)
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.close()
+            pool.join()
     else:
         results = [_evaluate_folder_pair(job) for job in jobs]
     return summarize({k: v for r in results for k, v in r.items()})

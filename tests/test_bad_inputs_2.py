@@ -20,12 +20,8 @@ from vosgan.data.synthetic import make_clip
 
 
 @pytest.fixture
-def checkpoint(tmp_path, tiny_models):
-    cfg, gen, disc = tiny_models
-    return save_checkpoint(
-        tmp_path / "tiny.pt",
-        {"config": cfg.to_dict(), "generator": gen.state_dict(), "discriminator": disc.state_dict()},
-    )
+def checkpoint(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 def run(args, capsys) -> tuple[int, str]:

@@ -266,7 +266,12 @@ def init_from(trainer, path: str | os.PathLike) -> list[str]:
     for ema, module in ((trainer.ema, trainer.G), (trainer.ema_d, trainer.D)):
         if ema is not None:
             ema.load_state_dict(module.state_dict())
-    trainer.init_record = {"path": str(path), "steps": state.get("train", {}).get("steps", state.get("step"))}
+    before = state.get("train", {})
+    trainer.init_record = {
+        "path": str(path),
+        "steps": before.get("steps", state.get("step")),
+        **({"seconds": before["seconds"]} if "seconds" in before else {}),
+    }
     return fresh
 
 

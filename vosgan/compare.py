@@ -190,6 +190,8 @@ def compare(
             raise DataError(f"{label}: no sequence could be segmented ({next(iter(report.failed.values()))})")
         j, f = score(truth, folder, report.written)
         seconds = segmenter.train.get("seconds")
+        if seconds is not None:  # a run started from another checkpoint (--init): its training counts too
+            seconds += segmenter.train.get("init", {}).get("seconds", 0.0)
         rows.append(
             Row(
                 label,

@@ -178,3 +178,21 @@ def test_init_starts_a_motion_layer_run_from_a_checkpoint_without_one(tmp_path, 
         run_training(wider, tiny_dataset, tmp_path / "other", 1, progress=False, init=tiny_checkpoint)
     with pytest.raises(ValueError, match="a resumed run keeps its own"):
         run_training(cfg, tiny_dataset, tmp_path / "run", 2, progress=False, init=tiny_checkpoint, resume=True)
+
+
+def test_object_paths_and_the_figures_that_draw_them():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vosgan.metrics.masks import object_paths
+    from vosgan.viz import paths_figure, rows_figure
+
+    clip = square_clip(frames=6, step=(2, 0))
+    clip[:, :, 2] = 0  # the object is absent in frame 2
+    path = object_paths(clip)[0]
+    assert torch.isnan(path[2]).all() and path[3, 0] - path[0, 0] == pytest.approx(6.0)
+    frames = (clip[0, 0, :, :, :, None].repeat(1, 1, 1, 3) * 255).byte().numpy()
+    fig = rows_figure({"moving": frames}, count=3, paths={"moving": path.numpy()})
+    assert len(fig.axes[0].lines) == 6  # a path and a marker over each of the 3 frames shown
+    fig = paths_figure({"a": object_paths(clip).numpy(), "b": object_paths(square_clip(frames=6)).numpy()}, 32)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]  # each panel: one path and its start dot

@@ -338,7 +338,7 @@ def test_segment_skips_a_corrupt_video_writes_the_rest_and_exits_non_zero(tmp_pa
         ],
         capsys,
     )
-    assert code == 2 and "skipped broken" in err and "1 of 3 sequence(s) could not be read" in err
+    assert code == 2 and "skipped broken" in err and "1 of 3 sequence(s) could not be segmented" in err
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["good", "zz_after"]
 
 

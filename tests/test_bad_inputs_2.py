@@ -472,7 +472,8 @@ def test_ctrl_c_during_a_parallel_evaluation_prints_no_traceback(tmp_path):
                 write_image(tmp_path / kind / f"s{s}" / f"{t:05d}.png", np.zeros((8, 8, 3), np.uint8))
     # each sequence takes 30 s in a worker (as a long DAVIS evaluation would); Ctrl-C comes after 4 s
     code = f'''
-import sys, time
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job inherits SIG_IGN)
 import vosgan.metrics.evaluate as evaluate
 def slow(job):
     time.sleep(30)
@@ -481,7 +482,7 @@ from vosgan.cli import main
 sys.exit(main(["evaluate", "--gt", "{tmp_path / "gt"}", "--pred", "{tmp_path / "pred"}", "--workers", "2"]))
 '''
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(4)
+    time.sleep(8)  # the interpreter, torch and the pool start
     os.killpg(process.pid, signal.SIGINT)  # what a terminal sends to the whole foreground group
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-2000:]

@@ -200,8 +200,10 @@ def test_every_training_flag_reaches_the_config():
     assert _overrides(build_parser().parse_args(["train", "--out", "x"])) == {}
     fields = {(section, name) for _, section, name, _, _ in TRAIN_OPTIONS}
     assert len(fields) == len(TRAIN_OPTIONS)
+    needs = {"--sprite": ["--motion-layer", "velocity"]}  # a switch that only means something with another
     for flag, section, name, _ in TRAIN_SWITCHES:  # each on/off flag sets its own field only
-        cfg = build_config("small", None, _overrides(build_parser().parse_args(["train", "--out", "x", flag])))
+        argv = ["train", "--out", "x", flag, *needs.get(flag, [])]
+        cfg = build_config("small", None, _overrides(build_parser().parse_args(argv)))
         assert getattr(getattr(cfg, section), name) is True
         assert cfg.loss.gan == "standard" and cfg.loss.mask_prior == 0.0
 

@@ -97,8 +97,11 @@ def test_checkpoint_from_another_preset_is_refused(tiny_dataset, tmp_path):
     with pytest.raises(CheckpointError, match="does not fit"):
         make_trainer(tiny_dataset, cfg=other).load_state_dict(load_checkpoint(tmp_path / "c.pt"))
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="cannot read"):
+    with pytest.raises(CheckpointError, match='junk.pt is a text file starting "junk", not a checkpoint'):
         load_checkpoint(tmp_path / "junk.pt")
+    (tmp_path / "binary.pt").write_bytes(b"\x80\x02\xff junk")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_checkpoint(tmp_path / "binary.pt")
     cfg, gen, disc = load_models(tmp_path / "c.pt")
     assert cfg == get_preset("tiny") and not gen.training
 

@@ -51,7 +51,7 @@ $V compare --out "$R/compare" --no-progress \
   --checkpoint "FaSTGAN +D_S=$R/fastgan/row+spatial/checkpoint.pt" \
   --checkpoint "FaSTGAN +D_T=$R/fastgan/row+temporal/checkpoint.pt"
 
-# Not in the table: CIS with the ideal-conditions switches on Farneback flow (docs/peers.md, session 15),
+# Not in the table: CIS with the ideal-conditions switches on Farneback flow (docs/peers.md),
 # chosen by val at 1400 steps (the later stages score lower); J on test with the CRF and without, on the
 # clips as they are and frozen in time (its first frame repeated: motion removed).
 F=(--method cis --hard-mask --sampled-mask --epsilon-area 0.1 --out "$R/cis-st" --no-progress)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from vosgan.config import VOSGANConfig
+from vosgan.data.io import shareable
 from vosgan.models import Discriminator, Generator
 
 FORMAT_VERSION = 1
@@ -35,9 +36,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
             torch.save({"format_version": FORMAT_VERSION, **state}, f)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; a checkpoint is as shareable as any file
+        shareable(tmp)  # mkstemp makes 0600 files; a checkpoint is as shareable as any file
         os.replace(tmp, path)
     except (OSError, RuntimeError) as err:  # torch reports a full disk as "enforce fail at inline_container.cc"
         Path(tmp).unlink(missing_ok=True)

@@ -9,7 +9,6 @@ evaluates. Writes DAVIS-layout masks; optionally the soft maps and the predicted
 from __future__ import annotations
 
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,10 @@ from vosgan.config import VOSGANConfig
 from vosgan.data.clips import cut_shots, resize_frames, to_tensor, upsample_maps
 from vosgan.data.io import (
     DataError,
+    atomic_write,
     check_no_links,
     ensure_writable_folder,
     plain_name,
-    shareable,
     write_indexed_png,
 )
 from vosgan.data.readers import Sequence, read_davis, read_folder
@@ -138,11 +137,7 @@ def write_segmentation(out: Path, name: str, result: Segmentation, threshold: fl
         if array is not None:
             path = out / folder / f"{name}.npy"
             check_no_links(out, path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".npy", delete=False) as tmp:
-                np.save(tmp, array.astype(np.float16))
-            shareable(tmp.name)
-            os.replace(tmp.name, path)
+            atomic_write(path, lambda f, a=array: np.save(f, a.astype(np.float16)))
 
 
 COMPLETE = ".vosgan-complete"  # written into a sequence's mask folder after its last mask

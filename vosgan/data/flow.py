@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass
 from functools import lru_cache
@@ -25,6 +24,7 @@ import torch
 from einops import rearrange
 
 from vosgan.data.clips import to_uint8
+from vosgan.data.io import atomic_write
 
 
 @dataclass(frozen=True)
@@ -154,15 +154,9 @@ class FlowCache:
                 pass
             path.unlink(missing_ok=True)  # a damaged entry (unreadable, wrong shape, NaN) is recomputed, not trusted
         flow = farneback(frames, self.params, step)
-        tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-                np.save(tmp, flow.astype(np.float16))
-            os.replace(tmp.name, path)
+            atomic_write(path, lambda f: np.save(f, flow.astype(np.float16)))
         except OSError as err:  # a full or read-only cache slows the run down, it does not end it
-            if tmp is not None:
-                Path(tmp.name).unlink(missing_ok=True)
             import warnings
 
             warnings.warn(

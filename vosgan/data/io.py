@@ -39,20 +39,11 @@ def davis_palette() -> tuple[int, ...]:
 
 
 def write_indexed_png(path: str | os.PathLike, ids: np.ndarray) -> None:
-    """Save an object-id map (H, W) uint8 as a palette PNG, the DAVIS annotation format, atomically
-    (a temporary file renamed over ``path``: a symbolic link there is replaced, never followed)."""
+    """Save an object-id map (H, W) uint8 as a palette PNG, the DAVIS annotation format (``atomic_write``:
+    a symbolic link at ``path`` is replaced, never followed)."""
     image = Image.fromarray(np.asarray(ids, np.uint8), mode="P")
     image.putpalette(davis_palette())
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".png", delete=False) as tmp:
-        try:
-            image.save(tmp, format="PNG")
-        except BaseException:
-            Path(tmp.name).unlink(missing_ok=True)
-            raise
-    shareable(tmp.name)
-    os.replace(tmp.name, path)
+    atomic_write(path, lambda f: image.save(f, format="PNG"))
 
 
 def plain_name(name: str) -> bool:
@@ -234,18 +225,19 @@ def shareable(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def write_result(path: str | os.PathLike, text: str) -> Path:
-    """Write a result file atomically: a temporary file in the same folder, flushed to disk, renamed over
-    ``path`` (a link there is replaced, not followed). On a full disk, a size limit or a kill, the previous
-    file stays whole and the error names the file."""
+def atomic_write(path: str | os.PathLike, fill, mode: str = "wb") -> Path:
+    """The kit's one way to write a file: ``fill(handle)`` writes into a temporary file in the same folder,
+    flushed to disk, given the user's permissions and renamed over ``path`` (a link there is replaced, not
+    followed). On a full disk, a size limit or a kill, the previous file stays whole and the error names
+    the file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
     try:
         with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+            mode, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
         ) as tmp:
-            tmp.write(text)
+            fill(tmp)
             tmp.flush()
             os.fsync(tmp.fileno())
         shareable(tmp.name)
@@ -258,6 +250,11 @@ def write_result(path: str | os.PathLike, text: str) -> Path:
             raise OSError(f"cannot write {path}: {err.strerror or err}; {kept}") from None
         raise
     return path
+
+
+def write_result(path: str | os.PathLike, text: str) -> Path:
+    """A result file (JSON, Markdown) written by ``atomic_write``."""
+    return atomic_write(path, lambda f: f.write(text), "w")
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from vosgan.config import VOSGANConfig
 from vosgan.data import synthetic
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.flow import FlowCache, farneback
-from vosgan.data.io import DataError, shareable
+from vosgan.data.io import DataError, atomic_write
 from vosgan.data.readers import read_davis, read_folder, read_golf, read_segtrack, read_ucf101, read_weizmann
 from vosgan.data.synthetic import SyntheticClip, make_benchmark
 
@@ -111,22 +110,15 @@ def _save_pool(path: Path, clips: list[SyntheticClip], flows: list[np.ndarray]) 
     warning naming it and ``VOSGAN_CACHE``, never an error: the pool is in memory anyway."""
     import warnings
 
-    tmp = None
+    arrays = {
+        "frames": np.stack([c.frames for c in clips]),
+        "masks": np.stack([c.masks for c in clips]),
+        "motion": np.array([c.motion for c in clips]),
+        "objects": np.array([c.objects for c in clips]),
+        "background": np.array([c.background for c in clips]),
+        "flows": np.stack(flows).astype(np.float32),
+    }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            np.savez(
-                tmp,
-                frames=np.stack([c.frames for c in clips]),
-                masks=np.stack([c.masks for c in clips]),
-                motion=np.array([c.motion for c in clips]),
-                objects=np.array([c.objects for c in clips]),
-                background=np.array([c.background for c in clips]),
-                flows=np.stack(flows).astype(np.float32),
-            )
-        shareable(tmp.name)
-        os.replace(tmp.name, path)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
     except OSError as err:
-        if tmp is not None:
-            Path(tmp.name).unlink(missing_ok=True)
         warnings.warn(f"could not cache the synthetic clips in {path.parent} ({err}); set VOSGAN_CACHE", stacklevel=2)

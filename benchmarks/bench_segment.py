@@ -22,7 +22,7 @@ from _common import machine
 from vosgan.checkpoint import load_models
 from vosgan.data.io import write_image
 from vosgan.data.synthetic import make_clip
-from vosgan.segment import assemble, dense_maps, prepare_shots, segment_path
+from vosgan.segment import dense_maps, prepare_shots, segment_path, timeline
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
 

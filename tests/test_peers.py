@@ -403,7 +403,7 @@ def test_segment_cli_with_peer_checkpoints(bench, tmp_path, capsys):
 
 
 def test_segment_cli_crf_is_cis_only(bench, tmp_path, capsys):
-    from vosgan.peers.crf import CRFConfig
+    from vosgan.refine import CRFConfig
 
     root, data = bench
     ckpt = root / "cis" / "checkpoint.pt"

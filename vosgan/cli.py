@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from vosgan.config import REFINEMENTS
+
 
 def number(kind: type, low: float | None = None, high: float | None = None, open_low=False, open_high=False):
     """An argparse type: ``kind`` (int or float) within [low, high] (open ends where asked), so a bad
@@ -175,8 +177,6 @@ def _segment(args: argparse.Namespace) -> None:
 
     if checkpoint_method(args.checkpoint) != "vosgan":
         return _segment_peer(args)
-    if args.crf:
-        raise ValueError(f"--crf is CIS's post-processing; {args.checkpoint} holds a VOS-GAN model")
     cfg, _, discriminator = load_models(args.checkpoint, resolve_device(args.device))
     report = segment_path(
         discriminator,
@@ -191,6 +191,7 @@ def _segment(args: argparse.Namespace) -> None:
         overwrite=args.overwrite,
         size=args.size,
         precision=args.precision,
+        refine=_refine(args),
     )
     _report(report, args.out)
 
@@ -205,19 +206,29 @@ def _segment_peer(args: argparse.Namespace) -> None:
         raise ValueError("--size and --flow apply to VOS-GAN checkpoints only; this one is a peer method's")
     from vosgan.data.flow import FlowCache
     from vosgan.data.sources import DEFAULT_CACHE
-    from vosgan.peers.crf import CRFConfig
 
-    crf = CRFConfig() if args.crf else None
-    segmenter = load_segmenter(args.checkpoint, resolve_device(args.device), FlowCache(DEFAULT_CACHE), crf)
+    segmenter = load_segmenter(args.checkpoint, resolve_device(args.device), FlowCache(DEFAULT_CACHE))
     sequences = input_sequences(args.input)
     arrays = ("_soft",) if args.soft else ()
     check_output(Path(args.out), Path(args.input), [s.name for s in sequences], args.overwrite, arrays)
     report, timing = segment_sequences(
-        segmenter, sequences, args.out, args.threshold, args.soft, not args.no_progress, overwrite=args.overwrite
+        segmenter,
+        sequences,
+        args.out,
+        args.threshold,
+        args.soft,
+        not args.no_progress,
+        overwrite=args.overwrite,
+        refine=_refine(args),
     )
     if report.written:
         print(f"{segmenter.method}: {timing.frames} frames at {timing.fps:.1f} frames/s")
     _report(report, args.out)
+
+
+def _refine(args: argparse.Namespace) -> str | None:
+    """``--refine``: None for the checkpoint's own refinement ('model'), else the method named."""
+    return None if args.refine == "model" else args.refine
 
 
 def _report(report, out) -> None:
@@ -317,14 +328,24 @@ def _export(args: argparse.Namespace) -> None:
             "discriminator": discriminator.state_dict(),
             "bn_recalibration": {"clips": min(args.bn_clips, len(dataset)), "seed": args.seed, **source},
         }
-    if args.working_size is not None:  # the height this model segments real videos at, chosen by val J
+    segment = {  # how this model segments real videos, chosen on val: working height, refinement
+        key: value
+        for key, value in {
+            "working_size": args.working_size,
+            "refine": args.refine,
+            "refine_radius": args.refine_radius,
+            "refine_eps": args.refine_eps,
+        }.items()
+        if value is not None
+    }
+    if segment:
         from vosgan.checkpoint import load_checkpoint, require_method
         from vosgan.config import VOSGANConfig
 
         state = load_checkpoint(args.checkpoint)
         require_method(state, args.checkpoint, "vosgan")
         cfg = VOSGANConfig.from_dict(state["config"])
-        updates["config"] = cfg.with_overrides(segment={"working_size": args.working_size}).to_dict()
+        updates["config"] = cfg.with_overrides(segment=segment).to_dict()
     path = export_weights(args.checkpoint, args.out, half=args.half, updates=updates)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
@@ -405,7 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="foreground probability threshold, in (0, 1)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace masks already in --out (never the input's)")
-    p.add_argument("--crf", action="store_true", help="CIS checkpoints: the paper's CRF post-processing (Sect. 4.1)")
+    p.add_argument(
+        "--refine",
+        choices=("model", *REFINEMENTS),
+        default="model",
+        help="how maps reach the frame's resolution: model (default: the checkpoint's own, chosen on val; "
+        "none for peers), none (bilinear, as the paper), guided (edge-aware guided filter), crf (dense CRF, slow)",
+    )
     p.add_argument(
         "--size",
         type=number(int, 0, 2048),
@@ -482,6 +509,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=COUNT,
         default=None,
         help="record the height (a multiple of 8) this model segments real videos at; 0: the preset's square",
+    )
+    p.add_argument("--refine", choices=REFINEMENTS, default=None, help="record the refinement this model segments with")
+    p.add_argument(
+        "--refine-radius",
+        type=number(float, 0, 1, open_low=True),
+        default=None,
+        help="record the guided filter's window radius, a share of the map's height",
+    )
+    p.add_argument(
+        "--refine-eps", type=number(float, 0, 1, open_low=True), default=None, help="record the guided filter's eps"
     )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_export)

@@ -1,5 +1,6 @@
 """The paper's other experiments as `vosgan` subcommands: ``features``, ``generation``, ``table4``,
-``actions``, ``unlabeled-curve`` (registered by ``vosgan.cli.build_parser``)."""
+``actions``, ``unlabeled-curve``, and ``refine-sweep`` (a model's refinement chosen on val; registered
+by ``vosgan.cli.build_parser``)."""
 
 from __future__ import annotations
 
@@ -153,6 +154,38 @@ def _unlabeled_curve(args: argparse.Namespace) -> None:
     write_result(result, json.dumps(curve.rows, indent=1))
 
 
+def _refine_sweep(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from vosgan.checkpoint import load_models
+    from vosgan.metrics.segmenter import EVAL_BENCHMARK, RealClips, refinement_sweep
+
+    if args.out:
+        check_out_file(args.out, [args.checkpoint], args.overwrite)
+    cfg, _, discriminator = load_models(args.checkpoint)
+    base = cfg.segment
+    candidates = [replace(base, refine="none")]
+    candidates += [replace(base, refine="guided", refine_radius=r, refine_eps=e) for r in args.radii for e in args.eps]
+    candidates += [replace(base, refine="crf")] if args.crf else []
+    rows = refinement_sweep(discriminator, cfg, RealClips.benchmark(args.split, **EVAL_BENCHMARK), candidates)
+    size = base.working_size or cfg.size
+    print(f"{args.checkpoint} on the embedded benchmark's {args.split} split (working size {size})")
+    print("| refine | radius | eps | J | F | J frozen | frames/s |\n|---|---|---|---|---|---|---|")
+    for r in rows:
+        shown = (r["radius"], r["eps"]) if r["refine"] == "guided" else ("-", "-")
+        print(f"| {r['refine']} | {shown[0]} | {shown[1]} | {100 * r['J']:.1f} | {100 * r['F']:.1f} | "
+              f"{100 * r['J_frozen']:.1f} | {r['frames_per_s']:.0f} |")  # fmt: skip
+    best = max(rows, key=lambda r: r["J"])
+    print(
+        f"best J: {best['refine']}"
+        + (f" radius {best['radius']} eps {best['eps']}" if best["refine"] == "guided" else "")
+    )
+    if args.out:
+        write_result(
+            args.out, json.dumps({"checkpoint": str(args.checkpoint), "split": args.split, "rows": rows}, indent=1)
+        )
+
+
 def _add_scoring(p: argparse.ArgumentParser, positive_int) -> None:
     """The options of every command that computes generation scores."""
     p.add_argument(
@@ -210,6 +243,18 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never an input)")
     add_common(p)
     p.set_defaults(func=_actions)
+
+    p = sub.add_parser("refine-sweep", help="J, F and frozen J of each refinement on val: choose a model's default")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--split", default="val", help="the embedded benchmark's split (choose on val, report on test)")
+    floats = lambda text: tuple(float(x) for x in text.split(","))  # noqa: E731
+    p.add_argument("--radii", type=floats, default=(0.09, 0.14, 0.18, 0.21), help="guided: shares of the map height")
+    p.add_argument("--eps", type=floats, default=(1e-4, 1e-3), help="guided: regularisers")
+    p.add_argument("--crf", action="store_true", help="also the dense CRF (slow: about 7 frames/s)")
+    p.add_argument("--out", default=None, help="write the rows as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never an input)")
+    add_common(p)
+    p.set_defaults(func=_refine_sweep)
 
     p = sub.add_parser("unlabeled-curve", help="segmentation J against the share of unlabeled videos (Fig. 8)")
     p.add_argument("--out", required=True)

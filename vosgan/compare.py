@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
+from vosgan.config import SegmentConfig
 from vosgan.data.flow import FlowCache
 from vosgan.data.io import DataError, write_indexed_png, write_result
 from vosgan.methods import Timing, load_segmenter, segment_sequences
 from vosgan.metrics.evaluate import evaluate_folders
 from vosgan.metrics.segmenter import EVAL_BENCHMARK
+from vosgan.refine import refine as refine_maps
 from vosgan.segment import Segmentation, write_segmentation
 
 TASK = "semi-supervised"
@@ -42,6 +44,7 @@ class Row:
     train_seconds: float | None
     parameters: int | None
     failed: int = 0
+    refine: str = "none"  # how the method's maps reached the frames' resolution (vosgan.refine)
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Comparison:
     data: str
     split: str
     sequences: int
+    difficulty: float = 0.0  # the embedded benchmark's camera motion and noise (0: static camera)
 
     @property
     def failed(self) -> int:
@@ -58,26 +62,30 @@ class Comparison:
 
     def markdown(self) -> str:
         head = (
-            "| method | setting | labels used | J M | J O | J D | F M | F O | F D | frames/s | training | parameters |"
+            "| method | setting | labels used | refinement | J M | J O | J D | F M | F O | F D | frames/s | training |"
         )
-        lines = [head, "|" + "---|" * 12]
+        lines = [head + " parameters |", "|" + "---|" * 13]
         for r in self.rows:
             train = f"{r.train_seconds / 60:.1f} min" if r.train_seconds else "n/a"
             params = f"{r.parameters / 1e6:.2f} M" if r.parameters else "0"
             j, f = (f"{100 * x['Mean']:.1f} | {100 * x['Recall']:.1f} | {100 * x['Decay']:.1f}" for x in (r.J, r.F))
             label = f"{r.label} ({r.failed} of {self.sequences} sequences failed)" if r.failed else r.label
-            lines.append(f"| {label} | {r.setting} | {r.labels} | {j} | {f} | {r.fps:.0f} | {train} | {params} |")
+            lines.append(
+                f"| {label} | {r.setting} | {r.labels} | {r.refine} | {j} | {f} | {r.fps:.0f} | {train} | {params} |"
+            )
         return "\n".join(lines)
 
     def to_json(self, path) -> Path:
         return write_result(path, json.dumps({"data": self.data, "split": self.split, "sequences": self.sequences,
-                                              "rows": [asdict(r) for r in self.rows]}, indent=1))  # fmt: skip
+                                              "difficulty": self.difficulty, "rows": [asdict(r) for r in self.rows]},
+                                             indent=1))  # fmt: skip
 
 
-def dataset_sequences(data: str, split: str, out: Path, fmt: str = "davis"):
+def dataset_sequences(data: str, split: str, out: Path, fmt: str = "davis", difficulty: float = 0.0):
     """(sequences of ``split``, sequences of the train split or None): ``data='synthetic'`` writes the
-    embedded evaluation benchmark (``EVAL_BENCHMARK``) once under ``out/benchmark`` and reads it back
-    as DAVIS; any other value is a dataset folder in ``fmt`` (davis or segtrack)."""
+    embedded evaluation benchmark (``EVAL_BENCHMARK``, with camera motion at ``difficulty`` > 0) once
+    under ``out/benchmark`` and reads it back as DAVIS; any other value is a dataset folder in ``fmt``
+    (davis or segtrack)."""
     from vosgan.data.readers import read_davis, read_segtrack
 
     if data == "synthetic":
@@ -89,7 +97,7 @@ def dataset_sequences(data: str, split: str, out: Path, fmt: str = "davis"):
 
             shutil.rmtree(root, ignore_errors=True)  # the kit's own folder, left part-written by a killed run
             b = EVAL_BENCHMARK
-            write_benchmark(root, b["count"], b["frames"], b["size"], b["seed"], progress=False)
+            write_benchmark(root, b["count"], b["frames"], b["size"], b["seed"], difficulty, progress=False)
         data = root
     if fmt == "segtrack":
         return read_segtrack(data), None
@@ -100,7 +108,7 @@ def dataset_sequences(data: str, split: str, out: Path, fmt: str = "davis"):
     return read_davis(data, split), train
 
 
-def check_compare_output(out: Path, data: str, split: str, fmt: str) -> None:
+def check_compare_output(out: Path, data: str, split: str, fmt: str, difficulty: float = 0.0) -> None:
     """Refuse an ``out`` inside the dataset (its annotations would be written over), and one that holds
     the kept ground truth of another dataset or split (scores would be against the wrong truth)."""
     if data != "synthetic":
@@ -108,6 +116,8 @@ def check_compare_output(out: Path, data: str, split: str, fmt: str) -> None:
         if out.resolve() == root or root in out.resolve().parents:
             raise FileExistsError(f"--out {out} is inside the dataset {data}: choose a folder outside it")
     source = {"data": str(Path(data).resolve()) if data != "synthetic" else data, "split": split, "format": fmt}
+    if difficulty:
+        source["difficulty"] = difficulty
     record = out / "truth" / "source.json"
     if record.is_file() and json.loads(record.read_text()) != source:
         raise FileExistsError(
@@ -141,24 +151,25 @@ def score(truth: Path, masks: Path, names: list[str]) -> tuple[dict, dict]:
     return {k: g[f"J-{k}"] for k in ("Mean", "Recall", "Decay")}, {k: g[f"F-{k}"] for k in ("Mean", "Recall", "Decay")}
 
 
-def baseline_row(kind: str, train, sequences, out: Path, truth: Path, names: list[str]) -> Row:
-    """A threshold baseline: its threshold fitted on the train split's masks, then timed and scored."""
+def baseline_row(kind: str, train, sequences, out: Path, truth: Path, names: list[str], refine: str = "none") -> Row:
+    """A threshold baseline: its threshold fitted on the train split's masks, then timed and scored;
+    its binary masks refined (``vosgan.refine``) when ``refine`` is not 'none'."""
     if not train:
         raise DataError("the baselines choose their threshold on a train split; this dataset has none")
     begin = time.perf_counter()
     baseline = ThresholdBaseline(kind).fit([(s.read_frames(), s.read_masks()) for s in train if s.read_masks])
     fit_seconds = time.perf_counter() - begin
-    timing, folder = Timing(), out / "masks" / kind
+    timing, folder, settings = Timing(), out / "masks" / kind, SegmentConfig(refine=refine)
     for seq in sequences:
         frames = seq.read_frames()
         begin = time.perf_counter()
-        ids = baseline.predict(frames)
+        probability = refine_maps(baseline.predict(frames).astype(np.float32), frames, settings)
         timing.seconds += time.perf_counter() - begin
         timing.frames += len(frames)
-        write_segmentation(folder, seq.name, Segmentation(ids.astype(np.float32), None))
+        write_segmentation(folder, seq.name, Segmentation(probability, None))
     j, f = score(truth, folder, names)
     labels = "train masks (threshold only)"
-    return Row(BASELINE_NAMES[kind], kind, "unsupervised", labels, j, f, timing.fps, fit_seconds, None)
+    return Row(BASELINE_NAMES[kind], kind, "unsupervised", labels, j, f, timing.fps, fit_seconds, None, refine=refine)
 
 
 def compare(
@@ -170,14 +181,22 @@ def compare(
     baselines: tuple[str, ...] = ("flow", "median"),
     device: str = "cpu",
     progress: bool = True,
+    refine: str | None = None,
+    difficulty: float = 0.0,
 ) -> Comparison:
-    """Run every checkpoint (``{label: path}``, any method) and each baseline on ``split`` of ``data``.
+    """Run every checkpoint (``{label: path}``, any method) and each baseline on ``split`` of ``data``
+    (the embedded benchmark with camera motion when ``difficulty`` > 0), each method's maps refined as
+    its checkpoint says (baselines: not at all) or all by ``refine`` ('none', 'guided', 'crf').
 
     ``out`` may not lie inside the dataset, and holds one dataset's comparison: the ground truth it
     keeps is that of the dataset and split it was first written for (``out/truth/source.json``)."""
     out = Path(out)
-    check_compare_output(out, data, split, fmt)
-    sequences, train = dataset_sequences(data, split, out, fmt)
+    if not 0 <= difficulty <= 1 or (difficulty and data != "synthetic"):
+        raise ValueError(
+            f"--difficulty is the embedded benchmark's camera motion, in [0, 1]; got {difficulty} for {data}"
+        )
+    check_compare_output(out, data, split, fmt, difficulty)
+    sequences, train = dataset_sequences(data, split, out, fmt, difficulty)
     truth = out / "truth"
     names = write_truth(sequences, truth)
     annotated = [s for s in sequences if s.name in names]
@@ -185,7 +204,7 @@ def compare(
     for label, path in checkpoints.items():
         segmenter = load_segmenter(path, device, FlowCache(out / "flow"))
         folder = out / "masks" / re.sub(r"[^\w.+-]+", "_", label)  # a label may hold spaces or slashes
-        report, timing = segment_sequences(segmenter, annotated, folder, progress=progress)
+        report, timing = segment_sequences(segmenter, annotated, folder, progress=progress, refine=refine)
         if not report.written:
             raise DataError(f"{label}: no sequence could be segmented ({next(iter(report.failed.values()))})")
         j, f = score(truth, folder, report.written)
@@ -204,10 +223,11 @@ def compare(
                 seconds,
                 segmenter.parameters,
                 len(report.failed),
+                refine or segmenter.segment.refine,
             )  # fmt: skip
         )
-    rows += [baseline_row(kind, train, annotated, out, truth, names) for kind in baselines]
-    result = Comparison(rows, str(data), split, len(names))
+    rows += [baseline_row(kind, train, annotated, out, truth, names, refine or "none") for kind in baselines]
+    result = Comparison(rows, str(data), split, len(names), difficulty)
     result.to_json(out / "comparison.json")
     write_result(out / "comparison.md", result.markdown() + "\n")
     return result

@@ -20,6 +20,7 @@ GAN_LOSSES = ("standard", "hinge")
 FLOW_LOSSES = ("mse", "epe")
 AUGMENTATIONS = ("color", "translation", "cutout")
 PRECISIONS = ("auto", "fp32", "bf16")
+REFINEMENTS = ("none", "guided", "crf")  # vosgan.refine
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,22 @@ class SegmentConfig:
     # Pixels high a video is segmented at, keeping its aspect ratio (a multiple of 8; 0: the preset's
     # square frame, as the network was trained). Chosen per model by val J (``vosgan export --working-size``).
     working_size: int = 0
+    # How the map is brought to the frame's resolution (``vosgan.refine``): 'none' (bilinear, the
+    # paper's evaluation), 'guided' (an edge-aware guided filter; He et al. 2013), 'crf' (CIS's dense
+    # CRF). Chosen per model on val (``vosgan export --refine``); the guided filter's window radius as
+    # a share of the map's height and its regulariser.
+    refine: str = "none"
+    refine_radius: float = 0.18
+    refine_eps: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.refine not in REFINEMENTS:
+            raise ValueError(f"segment.refine must be one of {REFINEMENTS}, got {self.refine!r}")
+        if not 0 < self.refine_radius <= 1 or self.refine_eps <= 0:
+            raise ValueError(
+                "segment.refine_radius must be in (0, 1] (a share of the map's height) and segment.refine_eps > 0, "
+                f"got {self.refine_radius} and {self.refine_eps}"
+            )
 
 
 @dataclass(frozen=True)

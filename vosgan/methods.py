@@ -2,15 +2,17 @@
 
 A ``Segmenter`` has ``method``, ``setting`` ('unsupervised', 'fine-tuned', 'supervised' or 'semi-supervised'),
 ``labels`` (what ground truth its training used), ``needs_first_mask``, ``parameters`` (those run at
-test time), ``train`` (steps, seconds) and ``probabilities(frames, first_mask=None)``: RGB uint8
-(N, H, W, 3) -> foreground probability (N, H, W) at the video's size. ``segment_sequences`` writes any
-of them in the DAVIS layout of ``vosgan segment``.
+test time), ``train`` (steps, seconds), ``segment`` (its ``SegmentConfig``: the refinement it is used
+with by default) and ``probabilities(frames, first_mask=None)``: RGB uint8 (N, H, W, 3) -> foreground
+probability (N, h, w) on the method's own grid. ``segment_video`` brings that map to the video's size
+with the one refinement mechanism (``vosgan.refine``), and ``segment_sequences`` writes any method's
+masks in the DAVIS layout of ``vosgan segment``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +20,11 @@ import torch
 from tqdm.auto import tqdm
 
 from vosgan.checkpoint import load_checkpoint, load_models
+from vosgan.config import SegmentConfig
 from vosgan.data.io import DataError
 from vosgan.models.summary import parameter_count
 from vosgan.peers.common import checkpoint_method
+from vosgan.refine import refine as refine_maps
 from vosgan.segment import (
     Segmentation,
     SegmentReport,
@@ -43,21 +47,23 @@ class VOSGANSegmenter:
         self.setting = ("supervised" if tuned.get("from_scratch") else "fine-tuned") if tuned else "unsupervised"
         self.labels = f"{tuned['label_fraction']:.0%} of the train masks" if tuned else "none"
         self.train = state.get("train", {})
+        self.segment = self.cfg.segment
 
     @property
     def parameters(self) -> int:
         return parameter_count(self.discriminator.shared) + parameter_count(self.discriminator.motion)
 
     def probabilities(self, frames: np.ndarray, first_mask: np.ndarray | None = None) -> np.ndarray:
-        from vosgan.segment import segment_frames
+        """The motion stream's map at the working size (N, h, w)."""
+        from vosgan.segment import working_maps
 
-        return segment_frames(self.discriminator, self.cfg, frames).probabilities
+        return working_maps(self.discriminator, self.cfg, frames)[0].numpy()
 
 
-def _cis(path, device="cpu", flow_cache=None, crf=None):
+def _cis(path, device="cpu", flow_cache=None):
     from vosgan.peers.cis import CISSegmenter
 
-    return CISSegmenter(path, device, flow_cache=flow_cache, crf=crf)
+    return CISSegmenter(path, device, flow_cache=flow_cache)
 
 
 def _fastgan(path, device="cpu", flow_cache=None):
@@ -69,18 +75,23 @@ def _fastgan(path, device="cpu", flow_cache=None):
 LOADERS = {"vosgan": VOSGANSegmenter, "cis": _cis, "fastgan": _fastgan}
 
 
-def load_segmenter(path, device: str | torch.device = "cpu", flow_cache=None, crf=None):
+def load_segmenter(path, device: str | torch.device = "cpu", flow_cache=None):
     """The segmenter of the method ``path`` names (its ``method`` entry; VOS-GAN when it has none);
-    ``flow_cache`` (a ``FlowCache``) keeps the flow of a method that computes it (CIS); ``crf`` (a
-    ``vosgan.peers.crf.CRFConfig``) switches on CIS's CRF post-processing."""
+    ``flow_cache`` (a ``FlowCache``) keeps the flow of a method that computes it (CIS)."""
     method = checkpoint_method(path)
     if method not in LOADERS:
         raise DataError(f"{path} was written by method {method!r}, which this kit does not know ({sorted(LOADERS)})")
-    if crf is None:
-        return LOADERS[method](path, device, flow_cache)
-    if method != "cis":
-        raise ValueError(f"the CRF post-processing is CIS's (its Sect. 4.1); {path} holds a {method} model")
-    return LOADERS[method](path, device, flow_cache, crf)
+    segmenter = LOADERS[method](path, device, flow_cache)
+    if not hasattr(segmenter, "segment"):
+        segmenter.segment = SegmentConfig()  # a peer's checkpoint records no refinement: none by default
+    return segmenter
+
+
+def segment_video(segmenter, frames: np.ndarray, first_mask: np.ndarray | None = None, refine: str | None = None):
+    """RGB uint8 (N, H, W, 3) -> foreground probability (N, H, W) at the video's size: the method's map
+    refined as its ``segment`` settings say, or by ``refine`` ('none', 'guided', 'crf')."""
+    settings = segmenter.segment if refine is None else replace(segmenter.segment, refine=refine)
+    return refine_maps(segmenter.probabilities(frames, first_mask), frames, settings)
 
 
 def first_annotation(seq) -> np.ndarray:
@@ -114,10 +125,13 @@ def segment_sequences(
     soft: bool = False,
     progress: bool = True,
     overwrite: bool = False,
+    refine: str | None = None,
 ) -> tuple[SegmentReport, Timing]:
-    """Segment each ``Sequence`` into ``out/<name>/<frame>.png`` (id 1 = foreground); a sequence that
-    fails (unreadable, or no first-frame annotation for a semi-supervised method) is reported, not fatal.
-    With ``overwrite``, an earlier run's masks of a sequence are removed before its new ones are written."""
+    """Segment each ``Sequence`` into ``out/<name>/<frame>.png`` (id 1 = foreground; ``segment_video``,
+    refined by the method's default or ``refine``); a sequence that fails (unreadable, or no
+    first-frame annotation for a semi-supervised method) is reported, not fatal. With ``overwrite``, an
+    earlier run's masks of a sequence are removed before its new ones are written. ``Timing`` counts
+    the network and the refinement."""
     out = Path(out)
     sequences, unnamed = split_by_name(sequences)
     report, timing = SegmentReport([], dict(unnamed)), Timing()
@@ -126,7 +140,7 @@ def segment_sequences(
             frames = seq.read_frames()
             first = first_annotation(seq) if segmenter.needs_first_mask else None
             begin = time.perf_counter()
-            probabilities = segmenter.probabilities(frames, first)
+            probabilities = segment_video(segmenter, frames, first, refine)
             seconds = time.perf_counter() - begin
         except (DataError, OSError, ValueError) as err:
             report.failed[seq.name] = str(err)

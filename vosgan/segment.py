@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -19,7 +19,7 @@ import torch
 from einops import rearrange
 from tqdm.auto import tqdm
 
-from vosgan.config import VOSGANConfig
+from vosgan.config import SegmentConfig, VOSGANConfig
 from vosgan.data.clips import cut_shots, resize_frames, to_tensor, upsample_maps
 from vosgan.data.io import (
     DataError,
@@ -32,6 +32,8 @@ from vosgan.data.io import (
 from vosgan.data.readers import Sequence, read_davis, read_folder
 from vosgan.device import autocast
 from vosgan.models import Discriminator
+from vosgan.refine import Refiner
+from vosgan.refine import refine as refine_maps
 
 
 @dataclass
@@ -64,8 +66,12 @@ def prepare_shots(frames: np.ndarray, cfg: VOSGANConfig, size: int | None = None
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"expected RGB frames (N, H, W, 3), got shape {frames.shape}")
     h, w = working_size(*frames.shape[1:3], cfg, size)
-    shots, _ = cut_shots(resize_frames(frames, h, width=w), cfg.frames)
-    return torch.stack([to_tensor(s) for s in shots])
+    return shots_of(resize_frames(frames, h, width=w), cfg)
+
+
+def shots_of(small: np.ndarray, cfg: VOSGANConfig) -> torch.Tensor:
+    """Frames at the working size (N, h, w, 3) -> shots (S, 3, T, h, w) in [-1, 1], the last one padded."""
+    return torch.stack([to_tensor(s) for s in cut_shots(small, cfg.frames)[0]])
 
 
 @torch.no_grad()
@@ -82,20 +88,44 @@ def dense_maps(
     return out.probability, out.flow_pixels if with_flow else None
 
 
-def assemble(
-    cfg: VOSGANConfig, seg: torch.Tensor, flow: torch.Tensor | None, n: int, height: int, width: int
-) -> Segmentation:
-    """Shots' maps back to one timeline of ``n`` frames, rescaled to (height, width)."""
-    seg = rearrange(seg, "s c t h w -> c (s t) h w")[:, :n]
-    probabilities = upsample_maps(seg, height, width)[0].clamp(0, 1).numpy()
-    out_flow = None
-    if flow is not None:
-        # Pixels at the working size (a convolutional network measures displacements in the pixels it
-        # sees), rescaled to the original size.
-        pixels = upsample_maps(rearrange(flow, "s c t h w -> c (s t) h w")[:, :n], height, width)
-        scale = rearrange(torch.tensor([width / seg.shape[-1], height / seg.shape[-2]]), "c -> c 1 1 1")
-        out_flow = rearrange(pixels * scale, "c t h w -> t h w c").numpy()
-    return Segmentation(probabilities.astype(np.float32), out_flow)
+def refinement(cfg: VOSGANConfig, refine: str | None = None) -> SegmentConfig:
+    """The segmentation settings of a model (``cfg.segment``), with another refinement method when
+    ``refine`` names one (its radius and regulariser stay the model's)."""
+    return cfg.segment if refine is None else replace(cfg.segment, refine=refine)
+
+
+def timeline(shots_maps: torch.Tensor, n: int) -> torch.Tensor:
+    """Shots' maps (S, C, T, h, w) -> one timeline of the first ``n`` frames (n, C, h, w)."""
+    return rearrange(shots_maps, "s c t h w -> (s t) c h w")[:n]
+
+
+def flow_at(flow: torch.Tensor, n: int, height: int, width: int) -> np.ndarray:
+    """Shots' flow (S, 2, T, h, w) in pixels at the working size -> (n, height, width, 2) float32 in
+    pixels at (height, width) (a convolutional network measures displacements in the pixels it sees)."""
+    small = timeline(flow, n)
+    pixels = upsample_maps(rearrange(small, "t c h w -> c t h w"), height, width)
+    scale = rearrange(torch.tensor([width / small.shape[-1], height / small.shape[-2]]), "c -> c 1 1 1")
+    return rearrange(pixels * scale, "c t h w -> t h w c").numpy().astype(np.float32)
+
+
+def working_maps(
+    discriminator: Discriminator,
+    cfg: VOSGANConfig,
+    frames: np.ndarray,
+    batch_size: int = 8,
+    with_flow: bool = False,
+    size: int | None = None,
+    precision: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """RGB uint8 frames (N, H, W, 3) -> the motion stream's foreground probability (N, h, w) at the
+    working ``size`` (see ``working_size``) and, when asked for, its shots' flow (S, 2, T, h, w)."""
+    shots = prepare_shots(frames, cfg, size)
+    maps = [
+        dense_maps(discriminator, shots[i : i + batch_size], with_flow, precision)
+        for i in range(0, len(shots), batch_size)
+    ]
+    seg = timeline(torch.cat([m[0] for m in maps]), len(frames))[:, 0]
+    return seg, torch.cat([m[1] for m in maps]) if with_flow else None
 
 
 def segment_frames(
@@ -106,16 +136,13 @@ def segment_frames(
     with_flow: bool = False,
     size: int | None = None,
     precision: str = "auto",
+    refine: str | None = None,
 ) -> Segmentation:
-    """Segment RGB uint8 frames (N, H, W, 3) of one video at the working ``size`` (see ``working_size``)."""
-    shots = prepare_shots(frames, cfg, size)
-    maps = [
-        dense_maps(discriminator, shots[i : i + batch_size], with_flow, precision)
-        for i in range(0, len(shots), batch_size)
-    ]
-    seg = torch.cat([m[0] for m in maps])
-    flow = torch.cat([m[1] for m in maps]) if with_flow else None
-    return assemble(cfg, seg, flow, *frames.shape[:3])
+    """Segment RGB uint8 frames (N, H, W, 3) of one video at the working ``size`` (see ``working_size``),
+    brought to the frames' size by the model's refinement (``cfg.segment.refine``) or ``refine``."""
+    seg, flow = working_maps(discriminator, cfg, frames, batch_size, with_flow, size, precision)
+    probabilities = refine_maps(seg.numpy(), frames, refinement(cfg, refine))
+    return Segmentation(probabilities, flow_at(flow, *frames.shape[:3]) if with_flow else None)
 
 
 def input_sequences(path: str | os.PathLike) -> list[Sequence]:
@@ -127,13 +154,17 @@ def input_sequences(path: str | os.PathLike) -> list[Sequence]:
 
 
 def write_segmentation(out: Path, name: str, result: Segmentation, threshold: float = 0.5, soft: bool = False) -> None:
-    """``out/<name>/00000.png`` masks (id 1 = foreground); soft maps as ``out/_soft/<name>.npy``
-    (float16, (N, H, W)); flow as ``out/_flow/<name>.npy`` (float16, (N, H, W, 2) pixels); every file
-    written atomically, never through a symbolic link."""
+    """``out/<name>/00000.png`` masks (id 1 = foreground) and, with ``soft``, the probability maps
+    (``write_arrays``); every file written atomically, never through a symbolic link."""
     for t, mask in enumerate(result.masks(threshold)):
         write_indexed_png(out / name / f"{t:05d}.png", mask)
-    arrays = {"_soft": result.probabilities if soft else None, "_flow": result.flow}
-    for folder, array in arrays.items():
+    write_arrays(out, name, result.probabilities if soft else None, result.flow)
+
+
+def write_arrays(out: Path, name: str, probabilities: np.ndarray | None, flow: np.ndarray | None) -> None:
+    """Soft maps as ``out/_soft/<name>.npy`` (float16, (N, H, W)) and flow as ``out/_flow/<name>.npy``
+    (float16, (N, H, W, 2) pixels), those given."""
+    for folder, array in {"_soft": probabilities, "_flow": flow}.items():
         if array is not None:
             path = out / folder / f"{name}.npy"
             check_no_links(out, path)
@@ -223,13 +254,17 @@ def segment_path(
     overwrite: bool = False,
     size: int | None = None,
     precision: str = "auto",
+    refine: str | None = None,
 ) -> SegmentReport:
-    """Segment every sequence under ``input_path`` into ``out`` (DAVIS layout).
+    """Segment every sequence under ``input_path`` into ``out`` (DAVIS layout), each map brought to
+    the video's size by the model's refinement (``cfg.segment.refine``) or ``refine``.
 
     A pipeline: the next sequence is decoded in a thread while the network runs on batches of shots
-    taken across sequences, and finished sequences are written by two more threads. A sequence that
-    cannot be read is skipped and reported in ``SegmentReport.failed``; the others are still written.
+    taken across sequences, and finished sequences are refined and written by two more threads (the
+    guided filter decodes the video a second time, a frame at a time). A sequence that cannot be read
+    is skipped and reported in ``SegmentReport.failed``; the others are still written.
     """
+    settings = refinement(cfg, refine)
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     if not 0 < threshold < 1:
@@ -243,8 +278,8 @@ def segment_path(
     bar = tqdm(total=len(sequences), desc="segmenting", disable=not progress)
 
     def read(seq: Sequence):
-        """(N, H, W) of the video and its shots at the working size; frames are resized as they are
-        decoded, so a long or large video never sits in memory at its own size."""
+        """(N, H, W) of the video, its frames and shots at the working size; frames are resized as
+        they are decoded, so a long or large video never sits in memory at its own size."""
         try:
             small, shape = [], None
             for frame in seq.iter_frames() if seq.iter_frames else seq.read_frames():
@@ -256,21 +291,27 @@ def segment_path(
             if not small:
                 raise DataError(f"{seq.name!r} has no frames")
             frames = np.stack(small)
-            return (len(small), *shape), torch.stack([to_tensor(x) for x in cut_shots(frames, cfg.frames)[0]])
+            return (len(small), *shape), frames, shots_of(frames, cfg)
         except (DataError, OSError, ValueError, cv2.error) as err:
-            return err, None
+            return err, None, None
 
-    def write(name: str, seg: torch.Tensor, flow: torch.Tensor | None, shape: tuple[int, int, int]) -> str:
+    def write(seq: Sequence, seg: torch.Tensor, flow: torch.Tensor | None, shape: tuple, small: np.ndarray) -> str:
+        """Refine, threshold and write one sequence's masks a frame at a time at its own size."""
+        name, (n, height, width) = seq.name, shape
         prepare_sequence_output(out, name, overwrite)
+        refiner = Refiner(timeline(seg, n)[:, 0], small, settings)
+        images = None  # the guided filter's guide: the video at its own size, decoded again frame by frame
+        if settings.refine == "guided":
+            images = iter(seq.iter_frames() if seq.iter_frames else seq.read_frames())
+        kept = []
+        for t in range(n):
+            probability = refiner.frame(t, next(images) if images else None, (height, width))
+            write_indexed_png(out / name / f"{t:05d}.png", (probability > threshold).astype(np.uint8))
+            if soft:
+                kept.append(probability)
         if soft or flow is not None:  # the full arrays were asked for
-            write_segmentation(out, name, assemble(cfg, seg, flow, *shape), threshold, soft)
-            mark_complete(out, name)
-            return name
-        n, height, width = shape
-        maps = rearrange(seg, "s c t h w -> c (s t) h w")[:, :n]
-        for t in range(n):  # one frame at its own size at a time
-            probability = upsample_maps(maps[:, t : t + 1], height, width)[0, 0]
-            write_indexed_png(out / name / f"{t:05d}.png", (probability > threshold).numpy().astype(np.uint8))
+            flow_full = flow_at(flow, n, height, width) if flow is not None else None
+            write_arrays(out, name, np.stack(kept) if soft else None, flow_full)
         mark_complete(out, name)
         return name
 
@@ -278,7 +319,9 @@ def segment_path(
         ahead = 4  # sequences decoded ahead of the network
         reads = [reader.submit(read, seq) for seq in sequences[:ahead]]
         pending: list[tuple[int, torch.Tensor]] = []  # (sequence index, shot) waiting for the network
-        done: dict[int, list] = {}  # sequence index -> [frames shape, shots expected, seg list, flow list]
+        done: dict[
+            int, list
+        ] = {}  # sequence index -> [frames shape, shots expected, seg list, flow list, small frames]
         writes = []
 
         def run_batch(shots: list[tuple[int, torch.Tensor]]) -> None:
@@ -290,12 +333,14 @@ def segment_path(
                     entry[3].append(flow[k : k + 1])
                 if len(entry[2]) == entry[1]:
                     flow_i = torch.cat(entry[3]) if flow is not None else None
-                    name = sequences[i].name
-                    writes.append((name, writer.submit(write, name, torch.cat(entry[2]), flow_i, entry[0])))
+                    seq = sequences[i]
+                    writes.append(
+                        (seq.name, writer.submit(write, seq, torch.cat(entry[2]), flow_i, entry[0], entry[4]))
+                    )
                     del done[i]
 
         for i, seq in enumerate(sequences):
-            shape, shots = reads[i].result()
+            shape, small, shots = reads[i].result()
             if i + ahead < len(sequences):
                 reads.append(reader.submit(read, sequences[i + ahead]))
             reads[i] = None
@@ -303,7 +348,7 @@ def segment_path(
                 report.failed[seq.name] = str(shape)
                 bar.update(1)
                 continue
-            done[i] = [shape, len(shots), [], []]
+            done[i] = [shape, len(shots), [], [], small]
             if pending and pending[0][1].shape != shots[0].shape:  # a batch holds shots of one working size
                 run_batch(pending)
                 pending = []

@@ -10,6 +10,7 @@ moves the generator's streams.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,19 +62,47 @@ def score_predictions(clips: RealClips, predictions: dict[str, np.ndarray]) -> d
     return {"J": g["J-Mean"], "F": g["F-Mean"]}
 
 
-def segment_clips(discriminator: Discriminator, cfg, clips: RealClips, threshold: float = 0.5) -> dict[str, np.ndarray]:
-    """The discriminator's masks (ids (N, H, W)) of every clip, at the clip's own size."""
+def segment_clips(
+    discriminator: Discriminator, cfg, clips: RealClips, threshold: float = 0.5, refine: str | None = None
+) -> dict[str, np.ndarray]:
+    """The discriminator's masks (ids (N, H, W)) of every clip, at the clip's own size, refined as the
+    model's config says or by ``refine``."""
     from vosgan.segment import segment_frames
 
-    return {n: segment_frames(discriminator, cfg, f).masks(threshold) for n, f in clips.frames.items()}
+    return {n: segment_frames(discriminator, cfg, f, refine=refine).masks(threshold) for n, f in clips.frames.items()}
 
 
-def segmenter_scores(discriminator: Discriminator, cfg, clips: RealClips) -> dict[str, float]:
+def segmenter_scores(
+    discriminator: Discriminator, cfg, clips: RealClips, refine: str | None = None
+) -> dict[str, float]:
     """J and F on ``clips``, and J on the same clips frozen in time (``J_frozen``)."""
-    scores = score_predictions(clips, segment_clips(discriminator, cfg, clips))
+    scores = score_predictions(clips, segment_clips(discriminator, cfg, clips, refine=refine))
     frozen = clips.frozen()
-    scores["J_frozen"] = score_predictions(frozen, segment_clips(discriminator, cfg, frozen))["J"]
+    scores["J_frozen"] = score_predictions(frozen, segment_clips(discriminator, cfg, frozen, refine=refine))["J"]
     return scores
+
+
+def refinement_sweep(discriminator: Discriminator, cfg, clips: RealClips, candidates) -> list[dict]:
+    """J, F, frozen J and the refinement's frames/s on ``clips`` for each candidate ``SegmentConfig``
+    (its ``refine``, ``refine_radius``, ``refine_eps``; the working size is the model's): the network
+    runs once per clip, the refinements on its maps. Choose on val, report on test."""
+    from vosgan.refine import refine
+    from vosgan.segment import working_maps
+
+    sets = {"": clips, "frozen": clips.frozen()}
+    maps = {
+        k: {n: working_maps(discriminator, cfg, f)[0].numpy() for n, f in c.frames.items()} for k, c in sets.items()
+    }
+    rows, frames = [], sum(len(f) for f in clips.frames.values())
+    for settings in candidates:
+        begin = time.perf_counter()
+        refined = {k: {n: refine(maps[k][n], f, settings) for n, f in c.frames.items()} for k, c in sets.items()}
+        seconds = (time.perf_counter() - begin) / len(sets)
+        scores = {k: score_predictions(c, {n: (p > 0.5).astype(np.uint8) for n, p in refined[k].items()})
+                  for k, c in sets.items()}  # fmt: skip
+        rows.append({"refine": settings.refine, "radius": settings.refine_radius, "eps": settings.refine_eps,
+                     **scores[""], "J_frozen": scores["frozen"]["J"], "frames_per_s": frames / seconds})  # fmt: skip
+    return rows
 
 
 def flow_error(discriminator: Discriminator, cfg, clips: RealClips) -> dict[str, float]:

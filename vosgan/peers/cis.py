@@ -9,7 +9,7 @@ from the other's. No labels anywhere.
 Differences from the paper, all forced by the kit's scale: flow is the kit's Farneback pipeline (the
 paper used PWC-Net); the networks are the paper's layouts at 64x64 with a few channels (its 3.4 M and
 1.5 M parameters shrunk about 30-fold); the paper's CRF post-processing is optional and off by default
-(``CISSegmenter(crf=CRFConfig())``, ``vosgan segment --crf``; ``vosgan.peers.crf``). Eq. 7 is
+(``vosgan segment --refine crf``, ``vosgan.refine``). Eq. 7 is
 symmetric in the region and its complement, so which side the generator calls foreground is an
 accident of training; at test time the kit keeps the side that covers less of the video
 (``polarity='smaller'``), a label-free rule.
@@ -26,7 +26,8 @@ import torch
 from einops import rearrange, repeat
 from torch import nn
 
-from vosgan.data.clips import resize_frames, upsample_maps
+from vosgan.config import SegmentConfig
+from vosgan.data.clips import resize_frames
 from vosgan.data.flow import FlowCache, farneback, pairs_flow
 from vosgan.models.summary import parameter_count
 from vosgan.optim import EMA, make_optimizer
@@ -42,7 +43,7 @@ from vosgan.peers.common import (
     step_generators,
     upsample,
 )
-from vosgan.peers.crf import CRFConfig, dense_crf
+from vosgan.refine import refine as refine_maps
 
 METHOD = "cis"
 
@@ -397,8 +398,8 @@ class CISTrainer(PeerTrainer):
 
 class CISSegmenter(PeerSegmenter):
     """The trained mask generator as a video segmenter (Eq. 14): P_t is the mean of P_t(dT) over the
-    dT in [-5, 5] \\ {0} with I_{t + dT} inside the video; then the polarity rule (module docstring);
-    then, with ``crf``, the paper's CRF on each frame at the working size (``vosgan.peers.crf``)."""
+    dT in [-5, 5] \\ {0} with I_{t + dT} inside the video; then the polarity rule (module docstring).
+    The paper's CRF is one of the kit's refinements (``vosgan.refine``, ``--refine crf``)."""
 
     method, setting, needs_first_mask = METHOD, "unsupervised", False
 
@@ -408,12 +409,11 @@ class CISSegmenter(PeerSegmenter):
         device="cpu",
         polarity: str = "smaller",
         flow_cache: FlowCache | None = None,
-        crf: CRFConfig | None = None,
     ):
         self.cfg, self.generator, self.inpainter, self.state = load_peer(
             path, METHOD, CISConfig, MaskGenerator, Inpainter, device
         )
-        self.device, self.polarity, self.flow_cache, self.crf = torch.device(device), polarity, flow_cache, crf
+        self.device, self.polarity, self.flow_cache = torch.device(device), polarity, flow_cache
 
     @property
     def parameters(self) -> int:
@@ -422,7 +422,7 @@ class CISSegmenter(PeerSegmenter):
 
     @torch.no_grad()
     def probabilities(self, frames: np.ndarray, masks: np.ndarray | None = None, batch: int = 64) -> np.ndarray:
-        """RGB uint8 (N, H, W, 3) -> foreground probability (N, H, W) at the video's size. ``masks``
+        """RGB uint8 (N, H, W, 3) -> foreground probability (N, S, S) at the working size. ``masks``
         (ids at the working size) replace the flow by Table 1's ideal fields when the config asks."""
         cfg, n = self.cfg, len(frames)
         small = resize_frames(frames, cfg.size)
@@ -449,26 +449,25 @@ class CISSegmenter(PeerSegmenter):
         p = total / np.maximum(count, 1)[:, None, None]
         if self.polarity == "smaller" and p.mean() > 0.5:
             p = 1 - p
-        if self.crf is not None:
-            p = dense_crf(p, small, self.crf)
-        maps = rearrange(torch.from_numpy(p), "t h w -> 1 t h w")
-        return upsample_maps(maps, *frames.shape[1:3])[0].clamp(0, 1).numpy()
+        return p
 
 
-def ideal_conditions(path, split: str = "test", device="cpu", crf: CRFConfig | None = None) -> dict[str, float]:
+def ideal_conditions(path, split: str = "test", device="cpu", refine: str = "none") -> dict[str, float]:
     """Table 1 on the embedded benchmark: a CIS checkpoint trained with ``ideal=True`` segments ``split``
     with each frame's flow replaced by independent constant fore/background fields; binary J and F of the
     kit's evaluation (frames 1..N-2). Near-perfect J is what the paper reports (88.5-92.5), after its CRF
-    (``crf``)."""
+    (``refine='crf'``)."""
     from vosgan.metrics.evaluate import evaluate_arrays
     from vosgan.peers.common import training_videos
 
-    segmenter = CISSegmenter(path, device, crf=crf)
+    segmenter = CISSegmenter(path, device)
+    settings = SegmentConfig(refine=refine)
     if not segmenter.cfg.ideal:
         raise ValueError(f"{path} was not trained in ideal conditions (train it with --ideal)")
     truth, pred = {}, {}
     for name, (frames, ids) in training_videos("synthetic", split, 64).items():
         small = resize_frames(ids, segmenter.cfg.size, nearest=True)
-        truth[name], pred[name] = ids, (segmenter.probabilities(frames, small) > 0.5).astype(np.uint8)
+        probability = refine_maps(segmenter.probabilities(frames, small), frames, settings)
+        truth[name], pred[name] = ids, (probability > 0.5).astype(np.uint8)
     g = evaluate_arrays(truth, pred, binary=True)["global"]
     return {"J": g["J-Mean"], "F": g["F-Mean"]}

@@ -7,6 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
+from vosgan.config import REFINEMENTS
+
 DEFAULT_CHECKPOINTS = {
     "VOS-GAN (small)": "checkpoints/vosgan-small.pt",
     "CIS (small)": "checkpoints/cis.pt",
@@ -106,8 +108,11 @@ def _compare(args: argparse.Namespace) -> int:
         baselines,
         resolve_device(args.device),
         not args.no_progress,
+        None if args.refine == "model" else args.refine,
+        args.difficulty,
     )
-    print(f"{result.sequences} sequences of {result.data} ({result.split}); binary J and F on frames 1..N-2")
+    camera = f", camera motion {result.difficulty:g}" if result.difficulty else ""
+    print(f"{result.sequences} sequences of {result.data} ({result.split}{camera}); binary J and F on frames 1..N-2")
     print(result.markdown())
     print(f"wrote {Path(args.out) / 'comparison.md'} and comparison.json")
     if result.failed:  # a table that silently leaves sequences out is not a result: say so, and exit 1
@@ -161,6 +166,19 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--format", default="davis", help="davis or segtrack")
     p.add_argument("--split", default="test")
     p.add_argument("--baselines", default="flow,median", help="comma-separated; empty for none")
+    p.add_argument(
+        "--refine",
+        choices=("model", *REFINEMENTS),
+        default="model",
+        help="every method's and baseline's refinement (default model: each checkpoint's own, baselines none)",
+    )
+    p.add_argument(
+        "--difficulty",
+        type=float,
+        default=0.0,
+        help="synthetic data: camera pan, zoom and noise in [0, 1] (0: the static-camera benchmark; 1: the "
+        "camera-motion split)",
+    )
     p.add_argument("--out", required=True, help="folder: masks/<method>/, truth/, comparison.md, comparison.json")
     p.add_argument("--no-progress", action="store_true")
     add_common(p)

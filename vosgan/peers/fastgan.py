@@ -30,7 +30,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from vosgan.data.clips import resize_frames, upsample_maps
+from vosgan.data.clips import resize_frames
 from vosgan.data.io import DataError
 from vosgan.models.summary import parameter_count
 from vosgan.optim import make_optimizer
@@ -315,7 +315,8 @@ class FaSTGANSegmenter(PeerSegmenter):
 
     @torch.no_grad()
     def probabilities(self, frames: np.ndarray, first_mask: np.ndarray | None = None) -> np.ndarray:
-        """RGB uint8 (N, H, W, 3) and the first frame's ids (H, W) -> foreground probability (N, H, W)."""
+        """RGB uint8 (N, H, W, 3) and the first frame's ids (H, W) -> foreground probability (N, S, S) at
+        the working size (``vosgan.refine`` brings it to the video's)."""
         if first_mask is None:
             raise DataError("FaSTGAN is semi-supervised: it needs the first frame's annotation")
         cfg = self.cfg
@@ -328,5 +329,4 @@ class FaSTGANSegmenter(PeerSegmenter):
             logits, memory = self.regressor.step(x[t : t + 1], reference, previous, memory)
             previous = torch.sigmoid(logits)
             out.append(previous[0])
-        maps = rearrange(torch.stack(out).cpu(), "t 1 h w -> 1 t h w")
-        return upsample_maps(maps, *frames.shape[1:3])[0].clamp(0, 1).numpy()
+        return torch.stack(out).cpu()[:, 0].clamp(0, 1).numpy()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vosgan.peers.crf import CRFConfig, dense_crf
+from vosgan.refine import CRFConfig, dense_crf
 
 
 def test_one_mean_field_update_by_hand():

@@ -1,12 +1,79 @@
-"""CIS's CRF post-processing (``vosgan.peers.crf``): a mean-field update by hand, the do-nothing case,
-snapping an offset mask to the image's colour edge, and clear errors."""
+"""Refinement (``vosgan.refine``): the box filter and the guided filter against their definitions, the
+dense CRF's mean-field update by hand, both snapping a coarse map to the frame's colour edges, the
+streaming path equal to the array path, the setting recorded in a checkpoint, and clear errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from vosgan.refine import CRFConfig, dense_crf
+from vosgan.config import SegmentConfig
+from vosgan.metrics.davis import jaccard
+from vosgan.refine import CRFConfig, Refiner, box_mean, dense_crf, guided_coefficients, refine
+
+
+def test_box_mean_is_the_windowed_mean_clipped_at_the_border():
+    x = torch.rand(2, 3, 9, 13)
+    for r in (1, 3, 7):
+        expected = torch.nn.functional.avg_pool2d(x, 2 * r + 1, 1, r, count_include_pad=False)
+        torch.testing.assert_close(box_mean(x, r), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_guided_filter_keeps_a_map_that_is_linear_in_the_guide():
+    """q = a . I + b exactly in every window: the filter's least-squares fit finds it (eps -> 0)."""
+    guide = torch.rand(2, 3, 16, 20)
+    p = 0.3 * guide[:, 0] - 0.2 * guide[:, 1] + 0.5 * guide[:, 2] + 0.1
+    a, b = guided_coefficients(p, guide, 3, 1e-8)
+    torch.testing.assert_close((a * guide).sum(1) + b[:, 0], p, rtol=1e-3, atol=1e-3)
+    a, b = guided_coefficients(p, guide, 3, 10.0)  # a large eps flattens towards the local mean
+    assert a.abs().max() < 0.05
+
+
+def square_scene(t=3, h=64, w=64):
+    """A red square (rows and columns 20..43) on blue, and a coarse map (16x16) too large and unsure."""
+    frames = np.zeros((t, h, w, 3), np.uint8)
+    frames[..., 2] = 200
+    frames[:, 20:44, 20:44] = (220, 30, 30)
+    truth = np.zeros((t, h, w), bool)
+    truth[:, 20:44, 20:44] = True
+    coarse = np.full((t, 16, 16), 0.2, np.float32)
+    coarse[:, 3:13, 3:13] = 0.8  # 40 px wide at 64 px, 24 wanted
+    return frames, truth, coarse
+
+
+@pytest.mark.parametrize("method", ["guided", "crf"])
+def test_refinement_snaps_a_coarse_blob_to_the_object(method):
+    frames, truth, coarse = square_scene()
+    plain = refine(coarse, frames, SegmentConfig(refine="none")) > 0.5
+    refined = refine(coarse, frames, SegmentConfig(refine=method, refine_radius=0.25)) > 0.5
+    assert refined.shape == truth.shape
+    assert jaccard(truth, plain).mean() < 0.4  # the blob: 24^2 / 40^2
+    assert jaccard(truth, refined).mean() > 0.9
+
+
+def test_the_streaming_path_equals_the_array_path():
+    frames, _, coarse = square_scene()
+    settings = SegmentConfig(refine="guided")
+    whole = refine(coarse, frames, settings)
+    from vosgan.data.clips import resize_frames
+
+    refiner = Refiner(torch.from_numpy(coarse), resize_frames(frames, 16), settings)
+    streamed = np.stack([refiner.frame(t, frames[t], (64, 64)) for t in range(len(frames))])
+    np.testing.assert_array_equal(whole, streamed)
+    assert refine(coarse, frames, SegmentConfig()).shape == (3, 64, 64)  # 'none': bilinear
+
+
+def test_refinement_settings_are_checked():
+    with pytest.raises(ValueError, match="segment.refine must be one of"):
+        SegmentConfig(refine="bilateral")
+    with pytest.raises(ValueError, match="refine_radius"):
+        SegmentConfig(refine_radius=0)
+    frames, _, coarse = square_scene()
+    with pytest.raises(ValueError, match="probability maps for"):
+        refine(coarse[:2], frames, SegmentConfig(refine="guided"))
+    with pytest.raises(ValueError, match="needs frames"):
+        Refiner(torch.from_numpy(coarse), None, SegmentConfig(refine="guided"))
 
 
 def test_one_mean_field_update_by_hand():

@@ -223,6 +223,31 @@ def test_export_records_the_working_size_and_segment_uses_it(tmp_path, tiny_chec
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_export_records_the_refinement_and_every_path_uses_it(tmp_path, tiny_checkpoint):
+    """``export --refine guided`` is what ``segment`` (the pipeline), ``segment_frames`` and the methods'
+    ``segment_video`` then do, with the same masks; ``--refine none`` brings back bilinear upsampling."""
+    from vosgan.data.io import read_mask
+    from vosgan.methods import load_segmenter, segment_video
+
+    out = tmp_path / "guided.pt"
+    args = ["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--refine", "guided"]
+    assert main([*args, "--refine-radius", "0.25", "--refine-eps", "0.001"]) == 0
+    cfg, _, disc = load_models(out)
+    assert (cfg.segment.refine, cfg.segment.refine_radius, cfg.segment.refine_eps) == ("guided", 0.25, 0.001)
+    video = make_clip(3, frames=20, size=64).frames[:, :48]  # 48x64: the working size is the preset's 32x32
+    for t, frame in enumerate(video):
+        write_image(tmp_path / "video" / f"{t:05d}.png", frame)
+    guided = segment_frames(disc, cfg, video)
+    plain = segment_frames(disc, cfg, video, refine="none")
+    assert not np.array_equal(guided.masks(), plain.masks())
+    np.testing.assert_allclose(segment_video(load_segmenter(out), video), guided.probabilities, atol=1e-6)
+    for refine, expected in (("model", guided), ("none", plain)):
+        assert segment_cli(out, tmp_path / "video", tmp_path / refine, "--refine", refine) == 0
+        written = np.stack([read_mask(tmp_path / refine / "video" / f"{t:05d}.png") for t in range(20)])
+        np.testing.assert_array_equal(written, expected.masks())
+    assert load_models(tiny_checkpoint)[0].segment.refine == "none"  # a model without the record: bilinear
+
+
 def test_working_size_keeps_the_aspect_ratio(tiny_models):
     from vosgan.segment import prepare_shots, working_size
 

@@ -223,7 +223,7 @@ def compare(
                 seconds,
                 segmenter.parameters,
                 len(report.failed),
-                refine or segmenter.segment.refine,
+                refine or getattr(segmenter, "segment", SegmentConfig()).refine,
             )  # fmt: skip
         )
     rows += [baseline_row(kind, train, annotated, out, truth, names, refine or "none") for kind in baselines]

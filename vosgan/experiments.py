@@ -19,13 +19,14 @@ import torch
 from tqdm.auto import tqdm
 
 from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
-from vosgan.config import VOSGANConfig
+from vosgan.config import SegmentConfig, VOSGANConfig
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import SyntheticClip, make_benchmark
 from vosgan.finetune import finetune, train_on_generator
 from vosgan.metrics.evaluate import evaluate_arrays
 from vosgan.metrics.segmenter import evaluate_segmenter
 from vosgan.models import Discriminator, Generator
+from vosgan.refine import refine as refine_maps
 from vosgan.segment import segment_frames
 
 TABLE_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
@@ -45,6 +46,9 @@ class SegmentationExperiment:
     fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
     seed: int = 0
     curve_seeds: int = 1  # fine-tuning seeds per point of the annotation curve (mean +- std when > 1)
+    # how every row's maps (the baselines' masks too) reach the frames' size (vosgan.refine); None: the
+    # GAN checkpoint's own refinement
+    refine: str | None = None
 
     @classmethod
     def quick(cls, **overrides) -> SegmentationExperiment:
@@ -85,6 +89,7 @@ class ExperimentResult:
     segmenters: dict[str, Discriminator]  # the trained segmenter of each table setting
     baselines: dict[str, ThresholdBaseline]  # 'flow', 'median'; thresholds chosen on the train split
     test: list[SyntheticClip]
+    refine: str = "none"  # how every row's maps reached the frames' size
 
 
 def run_experiments(
@@ -95,6 +100,8 @@ def run_experiments(
 ) -> ExperimentResult:
     """Everything of Tables 6-7 and Fig. 7 for one trained GAN."""
     cfg = generator.cfg
+    refine = exp.refine or discriminator.cfg.segment.refine
+    scored = lambda d, clips: evaluate_segmenter(d, d.cfg.with_overrides(segment={"refine": refine}), clips)  # noqa: E731
     device = next(discriminator.parameters()).device
     data = benchmark(exp, cfg)
     train = ClipDataset.from_synthetic(data["train"], cfg.size, progress=False)
@@ -109,24 +116,24 @@ def run_experiments(
     table = []
     synthetic = _fresh(cfg, exp.seed, device)
     train_on_generator(generator, synthetic, exp.iterations, exp.batch_size, seed=exp.seed, progress=progress)
-    table.append(done(_row("synthetic", evaluate_segmenter(synthetic, synthetic.cfg, data["test"]))))
-    table.append(_row("adversarial", evaluate_segmenter(discriminator, discriminator.cfg, data["test"])))
+    table.append(done(_row("synthetic", scored(synthetic, data["test"]))))
+    table.append(_row("adversarial", scored(discriminator, data["test"])))
     finetune(synthetic, train, **tune)
-    table.append(done(_row("synthetic + fine-tuning", evaluate_segmenter(synthetic, synthetic.cfg, data["test"]))))
+    table.append(done(_row("synthetic + fine-tuning", scored(synthetic, data["test"]))))
     adv_ft = copy.deepcopy(discriminator)
     finetune(adv_ft, train, **tune)
-    adv_full = evaluate_segmenter(adv_ft, adv_ft.cfg, data["test"])
+    adv_full = scored(adv_ft, data["test"])
     table.append(done(_row("adversarial + fine-tuning", adv_full)))
     supervised = _fresh(cfg, exp.seed + 1, device)
     finetune(supervised, train, **tune)
-    sup_full = evaluate_segmenter(supervised, supervised.cfg, data["test"])
+    sup_full = scored(supervised, data["test"])
     table.append(done(_row("supervised baseline", sup_full)))
 
     gt = {f"v{i:04d}": c.masks for i, c in enumerate(data["test"])}
     baselines = {}
     for kind, name in BASELINE_NAMES.items():
         base = baselines[kind] = ThresholdBaseline(kind).fit([(c.frames, c.masks) for c in data["train"]])
-        pred = {f"v{i:04d}": base.predict(c.frames) for i, c in enumerate(data["test"])}
+        pred = {f"v{i:04d}": refined_baseline(base, c.frames, refine) for i, c in enumerate(data["test"])}
         table.append(_row(name, evaluate_arrays(gt, pred, binary=True), threshold=base.threshold))
     done(None)
 
@@ -145,8 +152,8 @@ def run_experiments(
             finetune(sup, train, label_fraction=fraction, **run)
             per_seed.append(
                 {
-                    "adversarial + fine-tuning": done(evaluate_segmenter(adv, adv.cfg, data["test"])),
-                    "supervised baseline": done(evaluate_segmenter(sup, sup.cfg, data["test"])),
+                    "adversarial + fine-tuning": done(scored(adv, data["test"])),
+                    "supervised baseline": done(scored(sup, data["test"])),
                 }
             )
         for method in ("adversarial + fine-tuning", "supervised baseline"):
@@ -158,7 +165,7 @@ def run_experiments(
             curve.append(point)
     steps.close()
     summary = {
-        "experiment": asdict(exp),
+        "experiment": {**asdict(exp), "refine": refine},
         "preset": cfg.name,
         "test_videos": len(data["test"]),
         "table": table,
@@ -171,7 +178,15 @@ def run_experiments(
         "adversarial + fine-tuning": adv_ft,
         "supervised baseline": supervised,
     }
-    return ExperimentResult(summary, segmenters, baselines, data["test"])
+    return ExperimentResult(summary, segmenters, baselines, data["test"], refine)
+
+
+def refined_baseline(baseline: ThresholdBaseline, frames: np.ndarray, refine: str) -> np.ndarray:
+    """A threshold baseline's mask (N, H, W) uint8, refined as the methods' maps are (``vosgan.refine``)."""
+    mask = baseline.predict(frames)
+    if refine == "none":
+        return mask
+    return (refine_maps(mask.astype(np.float32), frames, SegmentConfig(refine=refine)) > 0.5).astype(np.uint8)
 
 
 def overlay_maps(result: ExperimentResult, index: int = 0) -> dict[str, np.ndarray]:
@@ -180,9 +195,9 @@ def overlay_maps(result: ExperimentResult, index: int = 0) -> dict[str, np.ndarr
     maps = {"ground truth": (clip.masks > 0).astype(np.uint8)}
     for name in ("adversarial", "adversarial + fine-tuning", "supervised baseline"):
         segmenter = result.segmenters[name]  # each at its own working size
-        maps[name] = segment_frames(segmenter, segmenter.cfg, clip.frames).masks()
+        maps[name] = segment_frames(segmenter, segmenter.cfg, clip.frames, refine=result.refine).masks()
     for kind, base in result.baselines.items():
-        maps[BASELINE_NAMES[kind]] = base.predict(clip.frames)
+        maps[BASELINE_NAMES[kind]] = refined_baseline(base, clip.frames, result.refine)
     return maps
 
 
@@ -192,3 +207,57 @@ def table_text(rows: list[dict]) -> str:
     head = f"{'setting':<{width}}  " + "  ".join(f"{k:>8}" for k in TABLE_KEYS)
     lines = [head] + [f"{r['setting']:<{width}}  " + "  ".join(f"{100 * r[k]:8.1f}" for k in TABLE_KEYS) for r in rows]
     return "\n".join(lines)
+
+
+# The real-footage gallery: clips that install by package name (``vosgan.data.samples``), each a
+# window of ``frames`` frames from ``start``; tree.avi has no moving object (a false-positive check).
+GALLERY = {
+    "vtest.avi": 200,
+    "box.mp4": 40,
+    "cup.mp4": 40,
+    "tree.avi": 0,
+    "bikes.mp4": 0,
+    "bigbuckbunny.mp4": 0,
+}
+
+
+@dataclass
+class FootageRow:
+    """One clip of the gallery: its middle frame (H, W, 3), D's map there at the working size (h, w), and
+    the masks (H, W) bilinear ('none') and with the model's refinement; the share of each clip's pixels
+    called foreground, over all its frames."""
+
+    name: str
+    frame: np.ndarray
+    probability: np.ndarray
+    plain: np.ndarray
+    refined: np.ndarray
+    refine: str
+    foreground: dict[str, float]
+
+
+def footage_gallery(discriminator: Discriminator, cfg: VOSGANConfig, frames: int = 32, max_side: int = 384):
+    """The gallery's rows for the clips of ``GALLERY`` installed here (``available_samples``), each
+    shrunk to at most ``max_side`` pixels a side before segmenting; an empty list when none is."""
+    from vosgan.data.clips import resize_frames
+    from vosgan.data.samples import available_samples, read_sample
+    from vosgan.segment import segment_frames, working_maps
+
+    refine = cfg.segment.refine if cfg.segment.refine != "none" else "guided"
+    rows = []
+    for name in [n for n in GALLERY if n in available_samples()]:
+        video = read_sample(name, frames, GALLERY[name])
+        height, width = video.shape[1:3]
+        if max(height, width) > max_side:
+            video = resize_frames(
+                video, round(height * max_side / max(height, width)), width=round(width * max_side / max(height, width))
+            )
+        middle = len(video) // 2
+        maps, _ = working_maps(discriminator, cfg, video)
+        plain = segment_frames(discriminator, cfg, video, refine="none").masks()
+        refined = segment_frames(discriminator, cfg, video, refine=refine).masks()
+        share = {"none": float(plain.mean()), refine: float(refined.mean())}
+        rows.append(
+            FootageRow(name, video[middle], maps[middle].numpy(), plain[middle], refined[middle], refine, share)
+        )
+    return rows

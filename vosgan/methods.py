@@ -3,10 +3,10 @@
 A ``Segmenter`` has ``method``, ``setting`` ('unsupervised', 'fine-tuned', 'supervised' or 'semi-supervised'),
 ``labels`` (what ground truth its training used), ``needs_first_mask``, ``parameters`` (those run at
 test time), ``train`` (steps, seconds), ``segment`` (its ``SegmentConfig``: the refinement it is used
-with by default) and ``probabilities(frames, first_mask=None)``: RGB uint8 (N, H, W, 3) -> foreground
-probability (N, h, w) on the method's own grid. ``segment_video`` brings that map to the video's size
-with the one refinement mechanism (``vosgan.refine``), and ``segment_sequences`` writes any method's
-masks in the DAVIS layout of ``vosgan segment``.
+with by default; none without one) and ``probabilities(frames, first_mask=None)``: RGB uint8
+(N, H, W, 3) -> foreground probability (N, h, w) on the method's own grid. ``segment_video`` brings
+that map to the video's size with the one refinement mechanism (``vosgan.refine``), and
+``segment_sequences`` writes any method's masks in the DAVIS layout of ``vosgan segment``.
 """
 
 from __future__ import annotations
@@ -81,16 +81,14 @@ def load_segmenter(path, device: str | torch.device = "cpu", flow_cache=None):
     method = checkpoint_method(path)
     if method not in LOADERS:
         raise DataError(f"{path} was written by method {method!r}, which this kit does not know ({sorted(LOADERS)})")
-    segmenter = LOADERS[method](path, device, flow_cache)
-    if not hasattr(segmenter, "segment"):
-        segmenter.segment = SegmentConfig()  # a peer's checkpoint records no refinement: none by default
-    return segmenter
+    return LOADERS[method](path, device, flow_cache)
 
 
 def segment_video(segmenter, frames: np.ndarray, first_mask: np.ndarray | None = None, refine: str | None = None):
     """RGB uint8 (N, H, W, 3) -> foreground probability (N, H, W) at the video's size: the method's map
     refined as its ``segment`` settings say, or by ``refine`` ('none', 'guided', 'crf')."""
-    settings = segmenter.segment if refine is None else replace(segmenter.segment, refine=refine)
+    own = getattr(segmenter, "segment", SegmentConfig())  # none by default
+    settings = own if refine is None else replace(own, refine=refine)
     return refine_maps(segmenter.probabilities(frames, first_mask), frames, settings)
 
 

@@ -293,3 +293,26 @@ def benchmark_rows(clips, max_magnitude: float | None = None) -> dict[str, np.nd
         rows[f"#{i} ground truth"] = overlay(c.frames, c.masks > 0)
         rows[f"#{i} Farneback flow"] = flow_frames(rearrange(farneback(c.frames), "t h w c -> c t h w"), max_magnitude)
     return rows
+
+
+def footage_figure(rows, title: str | None = None):
+    """The real-footage gallery (``vosgan.experiments.footage_gallery``): one row per clip, its frame,
+    D's foreground probability, and the masks bilinear and refined, each with the share of the clip's
+    pixels it calls foreground."""
+    fig, axes = plt.subplots(len(rows), 4, figsize=(12, 2.6 * len(rows)), squeeze=False)
+    for ax_row, r in zip(axes, rows):
+        probability = cv2.resize(r.probability, r.frame.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        panels = [
+            (r.frame, r.name),
+            (mask_frames(probability[None, None])[0], f"D's map ({r.probability.shape[0]} px high)"),
+            (overlay(r.frame[None], r.plain[None])[0], f"mask, bilinear ({100 * r.foreground['none']:.0f} % fg)"),
+            (overlay(r.frame[None], r.refined[None])[0], f"mask, {r.refine} ({100 * r.foreground[r.refine]:.0f} % fg)"),
+        ]
+        for ax, (image, label) in zip(ax_row, panels):
+            ax.imshow(image)
+            ax.set_title(label, fontsize=9)
+            ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

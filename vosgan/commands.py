@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from vosgan.data.io import check_out_file, check_own_result, write_result
+from vosgan.paths import SHIPPED
 
 # The real clips FID and MC compare against: the test split of the benchmark the kit's feature
 # network was trained on (never seen by it, nor by the GAN, which trains on the unlabeled pool).
@@ -219,7 +220,9 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p = sub.add_parser("table4", help="train the Table 4 ablation rows with one budget and score them (kit features)")
     p.add_argument("--out", required=True, help="folder of the rows' runs (a finished row is kept)")
     p.add_argument(
-        "--recipe-from", default="checkpoints/vosgan-small.pt", help="checkpoint whose preset and recipe every row uses"
+        "--recipe-from",
+        default=str(SHIPPED),
+        help="checkpoint whose preset and recipe every row uses (the shipped one)",
     )
     p.add_argument("--rows", default="baseline,+slerp,+lstm,+segmentation,+flow,+alpha")
     p.add_argument("--iterations", type=positive_int, default=300)

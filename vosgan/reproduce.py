@@ -11,10 +11,7 @@ from pathlib import Path
 
 from vosgan.checkpoint import load_checkpoint
 from vosgan.config import VOSGANConfig, recipe
-
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
-FEATURES_CHECKPOINT = SHIPPED.with_name("features-small.pt")  # the kit's feature network (vosgan.featurenet)
+from vosgan.paths import NOTEBOOKS_DIR, SHIPPED
 
 
 def plan(out: Path, figures: Path, checkpoint: Path, train_iterations: int, seed: int) -> list[tuple[str, dict]]:

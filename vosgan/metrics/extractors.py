@@ -102,7 +102,7 @@ class PublishedExtractor:
 
 def make_extractor(kind: str, kit_path=None, inception=None, resnext=None):
     """``kind`` 'kit' (``kit_path``, default ``checkpoints/features-small.pt``) or 'published'."""
-    from vosgan.reproduce import FEATURES_CHECKPOINT
+    from vosgan.paths import FEATURES_CHECKPOINT
 
     if kind == "kit":
         return KitExtractor(kit_path or FEATURES_CHECKPOINT)

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 from vosgan.config import REFINEMENTS
+from vosgan.paths import CIS_CHECKPOINT, FASTGAN_CHECKPOINT, SHIPPED
 
 DEFAULT_CHECKPOINTS = {
-    "VOS-GAN (small)": "checkpoints/vosgan-small.pt",
-    "CIS (small)": "checkpoints/cis.pt",
-    "FaSTGAN (small)": "checkpoints/fastgan.pt",
+    "VOS-GAN (small)": str(SHIPPED),
+    "CIS (small)": str(CIS_CHECKPOINT),
+    "FaSTGAN (small)": str(FASTGAN_CHECKPOINT),
 }
 
 

@@ -1,0 +1,13 @@
+"""Where the kit's shipped files live: one place for every path the code defaults to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = ROOT / "notebooks"
+CHECKPOINTS_DIR = ROOT / "checkpoints"
+SHIPPED = CHECKPOINTS_DIR / "vosgan-small.pt"  # the GAN (model card: checkpoints/README.md)
+FEATURES_CHECKPOINT = CHECKPOINTS_DIR / "features-small.pt"  # the kit's feature network (vosgan.featurenet)
+CIS_CHECKPOINT = CHECKPOINTS_DIR / "cis.pt"
+FASTGAN_CHECKPOINT = CHECKPOINTS_DIR / "fastgan.pt"

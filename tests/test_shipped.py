@@ -69,7 +69,7 @@ def test_shipped_masks_are_varied_objects_that_the_discriminator_segments(shippe
 
 
 def test_shipped_objects_travel_like_the_datas_with_z_m_in_charge(shipped):
-    # The motion latent's issue's bar, on 256 clips other than the model card's (seed 1; card, seeds 1
+    # The bar for a motion latent that moves things, on 256 clips other than the model card's (seed 1; card, seeds 1
     # and 2: travel 1.01 against the data's 0.87, 2-4 % swell against 16-24 %, contrast 14-16). The model
     # shipped before fails all but the first: travel 0.19, 75 % swell, contrast 1.09.
     _, gen, _ = shipped

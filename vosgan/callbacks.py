@@ -151,7 +151,7 @@ class SegmenterMonitor(Callback):
         if trainer.dist.is_main and self.every and trainer.step % self.every == 0:
             s = self.evaluate(trainer)
             print(
-                f"step {s['step']}: val J {s['J']:.3f} (frozen {s['J_frozen']:.3f}, flow baseline "
+                f"step {s['step']}: val J {s['J']:.3f} F {s['F']:.3f} (frozen J {s['J_frozen']:.3f}, flow baseline "
                 f"{s['J_flow_baseline']:.3f}), flow EPE {s['flow_epe']:.3f} vs zero {s['flow_epe_zero']:.3f}, "
                 f"z_M/z_C mask change {s.get('zm_mask', 0):.3f}/{s.get('zc_mask', 0):.3f}; G's objects travel "
                 f"{s.get('motion_travel', 0):.2f} px/frame (data {s.get('motion_data_travel', 0):.2f}), "

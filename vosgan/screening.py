@@ -55,6 +55,7 @@ COLUMNS = (
     ("steps", "{}"),
     ("best step", "{}"),
     ("J", "{:.3f}"),
+    ("F", "{:.3f}"),
     ("J_frozen", "{:.3f}"),
     ("last J", "{:.3f}"),
     ("J_flow_baseline", "{:.3f}"),

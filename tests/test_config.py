@@ -41,6 +41,14 @@ def test_bad_values_are_rejected_with_a_clear_message():
         get_preset("huge")
     with pytest.raises(ValueError, match="unknown config keys"):
         VOSGANConfig.from_dict({"size": 64, "colour": 1})
+    # the bounds the CLI checks at its parser are the config's own (a config from a file meets them too)
+    for key, bad in (("shift", 0.6), ("glide", 0.3), ("glide", -0.1)):
+        with pytest.raises(ValueError, match=f"loss.{key} is a"):
+            get_preset("tiny").with_overrides(loss={key: bad})
+    from vosgan.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--preset", "tiny", "--out", "x", "--glide", "0.3"])
 
 
 def test_ablation_rows_switch_the_right_things():

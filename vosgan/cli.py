@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from vosgan.config import REFINEMENTS
+from vosgan.config import MAX_GLIDE, MAX_SHIFT, REFINEMENTS
 
 
 def number(kind: type, low: float | None = None, high: float | None = None, open_low=False, open_high=False):
@@ -116,8 +116,8 @@ TRAIN_OPTIONS = (
     ("--area-max", "loss", "area_max", FRACTION, "upper end of the area hinge"),
     ("--binarize", "loss", "binarize", NONNEGATIVE, "weight of mean(min(m, 1 - m))"),
     ("--compactness", "loss", "compactness", NONNEGATIVE, "weight of the masks' normalised moment of inertia"),
-    ("--shift", "loss", "shift", number(float, 0, 0.5), "random shift of foreground and mask, share of the size"),
-    ("--glide", "loss", "glide", number(float, 0, 0.25), "foreground glide speed, share of the size per frame"),
+    ("--shift", "loss", "shift", number(float, 0, MAX_SHIFT), "random shift of foreground and mask, share of the size"),
+    ("--glide", "loss", "glide", number(float, 0, MAX_GLIDE), "foreground glide speed, share of the size per frame"),
     ("--diffaugment", "loss", "diffaugment", str, "DiffAugment policies, e.g. color,translation,cutout"),
     ("--real-background", "loss", "real_background", FRACTION, "share of fakes pasted on a real clip's median"),
     ("--static-decoy", "loss", "static_decoy", FRACTION, "share of D's fakes with a still copy of the object"),

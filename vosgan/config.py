@@ -21,6 +21,7 @@ FLOW_LOSSES = ("mse", "epe")
 AUGMENTATIONS = ("color", "translation", "cutout")
 PRECISIONS = ("auto", "fp32", "bf16")
 REFINEMENTS = ("none", "guided", "crf")  # vosgan.refine
+MAX_SHIFT, MAX_GLIDE = 0.5, 0.25  # loss.shift (share of the size) and loss.glide (share per frame)
 
 
 @dataclass(frozen=True)
@@ -233,8 +234,12 @@ class VOSGANConfig:
         unknown = set(filter(None, self.loss.diffaugment.split(","))) - set(AUGMENTATIONS)
         if unknown:
             raise ValueError(f"loss.diffaugment: unknown policies {sorted(unknown)}; choose from {AUGMENTATIONS}")
-        if self.loss.glide < 0:
-            raise ValueError(f"loss.glide is a speed (share of the size per frame), got {self.loss.glide}")
+        if not 0 <= self.loss.glide <= MAX_GLIDE:
+            raise ValueError(
+                f"loss.glide is a speed in [0, {MAX_GLIDE}] (share of the size per frame), got {self.loss.glide}"
+            )
+        if not 0 <= self.loss.shift <= MAX_SHIFT:
+            raise ValueError(f"loss.shift is a share of the size in [0, {MAX_SHIFT}], got {self.loss.shift}")
         if not 0 <= self.loss.static_decoy <= 1:
             raise ValueError(f"loss.static_decoy is a probability, got {self.loss.static_decoy}")
         if not 0 <= self.loss.camouflage <= 1:

@@ -60,8 +60,7 @@ if [ ! -f "$R/cis-st/done" ]; then
   $V train-peer "${F[@]}" --resume --score-gradient --threshold-cell 8 --iterations 1400
   touch "$R/cis-st/done"
 fi
-python -c "from vosgan.metrics.segmenter import RealClips, score_predictions as s; from vosgan.peers.cis import CISSegmenter as S; from vosgan.peers.crf import CRFConfig as C
-c = RealClips.benchmark('test')
-for crf in (C(), None):
-  m = S('$R/cis-st/checkpoint.pt', crf=crf)
-  for k, x in (('moving', c), ('frozen', c.frozen())): print('CIS switches, Farneback, test', k, 'CRF' if crf else 'no CRF', s(x, {n: (m.probabilities(f) > 0.5).astype('uint8') for n, f in x.frames.items()}))"
+python -c "from vosgan.metrics.segmenter import RealClips, score_predictions as s; from vosgan.methods import load_segmenter, segment_video
+c, m = RealClips.benchmark('test'), load_segmenter('$R/cis-st/checkpoint.pt')
+for r in ('crf', 'none'):
+  for k, x in (('moving', c), ('frozen', c.frozen())): print('CIS switches, Farneback, test', k, r, s(x, {n: (segment_video(m, f, refine=r) > 0.5).astype('uint8') for n, f in x.frames.items()}))"

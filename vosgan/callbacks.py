@@ -121,7 +121,7 @@ class SegmenterMonitor(Callback):
         self.last_step = rows[-1]["step"] if rows else -1
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
-        from vosgan.checkpoint import save_checkpoint
+        from vosgan.checkpoint import model_state, save_checkpoint
 
         discriminator = trainer.D_samples
         if trainer.cfg.train.bn_clips:
@@ -135,14 +135,14 @@ class SegmenterMonitor(Callback):
             f.write(json.dumps(scores) + "\n")
         if scores["J"] > self.best:
             self.best = scores["J"]
-            state = {
-                "config": trainer.cfg.to_dict(),
-                "generator": trainer.G_samples.state_dict(),
-                "discriminator": discriminator.state_dict(),
-                "step": trainer.step,
-                "train": trainer.train_record,
-                "scores": scores,
-            }
+            state = model_state(
+                trainer.cfg,
+                trainer.G_samples,
+                discriminator,
+                step=trainer.step,
+                train=trainer.train_record,
+                scores=scores,
+            )
             save_checkpoint(self.folder / "best.pt", state)
         self.last_step = trainer.step
         return scores

@@ -25,6 +25,13 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, or does not fit the requested model."""
 
 
+def model_state(cfg: VOSGANConfig, generator: Generator, discriminator: Discriminator, **records: Any) -> dict:
+    """The one layout of a VOS-GAN checkpoint's model part: its config and both networks' weights, plus
+    ``records`` (step, train, finetune, scores, optimizer states, ...) as further entries."""
+    return {"config": cfg.to_dict(), "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+            **records}  # fmt: skip
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Atomically write ``state`` (tensors, dicts, numbers, strings) to ``path``; on any failure (a full
     disk included) the previous file at ``path`` is untouched and the error says why."""

@@ -259,7 +259,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _finetune(args: argparse.Namespace) -> None:
-    from vosgan.checkpoint import load_checkpoint, load_models, save_checkpoint
+    from vosgan.checkpoint import load_checkpoint, load_models, model_state, save_checkpoint
     from vosgan.data.io import check_out_file
     from vosgan.data.sources import load_dataset
     from vosgan.device import resolve_device, seed_everything
@@ -288,11 +288,6 @@ def _finetune(args: argparse.Namespace) -> None:
         balanced=not args.no_balance,
     )
     seconds = time.perf_counter() - begin
-    state = {  # the segmenter's config: its working size is the preset's square, where it was fine-tuned
-        "config": discriminator.cfg.to_dict(),
-        "generator": generator.state_dict(),
-        "discriminator": discriminator.state_dict(),
-    }
     tuned = {
         "losses": losses,
         "label_fraction": args.label_fraction,
@@ -302,7 +297,8 @@ def _finetune(args: argparse.Namespace) -> None:
     # the training record counts the adversarial pre-training the segmenter started from, when it has one
     before = {} if args.from_scratch else load_checkpoint(args.checkpoint).get("train", {})
     record = {"steps": args.iterations, "seconds": seconds + before.get("seconds", 0.0), "seed": args.seed}
-    save_checkpoint(args.out, {**state, "finetune": tuned, "train": record})
+    # the segmenter's config: its working size is the preset's square, where it was fine-tuned
+    save_checkpoint(args.out, model_state(discriminator.cfg, generator, discriminator, finetune=tuned, train=record))
     print(f"fine-tuned {args.iterations} steps (last loss {losses[-1]:.4f}); saved {args.out}")
 
 

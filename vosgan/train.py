@@ -29,6 +29,7 @@ from vosgan.checkpoint import (
     check_config,
     is_export,
     load_weights,
+    model_state,
     nonfinite_tensors,
     require_method,
 )
@@ -340,22 +341,22 @@ class Trainer:
         return {**record, "init": self.init_record} if self.init_record else record
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "config": self.cfg.to_dict(),
-            "generator": self.G.state_dict(),
-            "discriminator": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "step": self.step,
-            "skipped_steps": self.skipped_steps,
-            "seed": self.seed,
-            "train": self.train_record,
-            "latent_rng": self.latent_rng.get_state(),
-            "aug_rng": self.aug_rng.get_state(),
+        return model_state(
+            self.cfg,
+            self.G,
+            self.D,
+            opt_g=self.opt_g.state_dict(),
+            opt_d=self.opt_d.state_dict(),
+            step=self.step,
+            skipped_steps=self.skipped_steps,
+            seed=self.seed,
+            train=self.train_record,
+            latent_rng=self.latent_rng.get_state(),
+            aug_rng=self.aug_rng.get_state(),
             **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
             **({"discriminator_ema": self.ema_d.state_dict()} if self.ema_d is not None else {}),
-            "torch_rng": torch.get_rng_state(),
-        }
+            torch_rng=torch.get_rng_state(),
+        )
 
     def load_state_dict(self, state: dict[str, Any], path: str = "checkpoint") -> None:
         """Resume from ``state``; refuses another method's checkpoint, another model geometry, an export,

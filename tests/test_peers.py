@@ -538,7 +538,12 @@ def test_offset_flow_and_its_cache(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name, method, setting", [("cis.pt", "cis", "unsupervised"), ("fastgan.pt", "fastgan", "semi-supervised")]
+    "name, method, setting",
+    [
+        ("cis.pt", "cis", "unsupervised"),
+        ("cis-farneback.pt", "cis", "unsupervised"),
+        ("fastgan.pt", "fastgan", "semi-supervised"),
+    ],
 )
 def test_shipped_peer_checkpoints(name, method, setting):
     from pathlib import Path
@@ -556,6 +561,8 @@ def test_shipped_peer_checkpoints(name, method, setting):
     scores = score_predictions(five, {n: (m > 0.5).astype(np.uint8) for n, m in maps.items()})
     if method == "fastgan":  # measured 0.60 on these five videos; the flow baseline is ~0.3 on the split
         assert scores["J"] > 0.45
+    if name == "cis-farneback.pt":  # measured 0.26 on these five (the paper-settings cis.pt: 0.17, model card)
+        assert scores["J"] > 0.18
 
 
 def test_compare_cli(bench, tmp_path, capsys):

@@ -9,5 +9,6 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 CHECKPOINTS_DIR = ROOT / "checkpoints"
 SHIPPED = CHECKPOINTS_DIR / "vosgan-small.pt"  # the GAN (model card: checkpoints/README.md)
 FEATURES_CHECKPOINT = CHECKPOINTS_DIR / "features-small.pt"  # the kit's feature network (vosgan.featurenet)
-CIS_CHECKPOINT = CHECKPOINTS_DIR / "cis.pt"
+CIS_CHECKPOINT = CHECKPOINTS_DIR / "cis.pt"  # CIS with the paper's training settings
+CIS_FARNEBACK_CHECKPOINT = CHECKPOINTS_DIR / "cis-farneback.pt"  # CIS with switches not in the paper
 FASTGAN_CHECKPOINT = CHECKPOINTS_DIR / "fastgan.pt"

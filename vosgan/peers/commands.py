@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 from vosgan.config import REFINEMENTS
-from vosgan.paths import CIS_CHECKPOINT, FASTGAN_CHECKPOINT, SHIPPED
+from vosgan.paths import CIS_CHECKPOINT, CIS_FARNEBACK_CHECKPOINT, FASTGAN_CHECKPOINT, SHIPPED
 
 DEFAULT_CHECKPOINTS = {
     "VOS-GAN (small)": str(SHIPPED),
     "CIS (small)": str(CIS_CHECKPOINT),
+    "CIS, switches not in the paper (small)": str(CIS_FARNEBACK_CHECKPOINT),
     "FaSTGAN (small)": str(FASTGAN_CHECKPOINT),
 }
 

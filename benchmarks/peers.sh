@@ -51,15 +51,16 @@ $V compare --out "$R/compare" --no-progress \
   --checkpoint "FaSTGAN +D_S=$R/fastgan/row+spatial/checkpoint.pt" \
   --checkpoint "FaSTGAN +D_T=$R/fastgan/row+temporal/checkpoint.pt"
 
-# Not in the table: CIS with the ideal-conditions switches on Farneback flow (docs/peers.md),
-# chosen by val at 1400 steps (the later stages score lower); J on test with the CRF and without, on the
-# clips as they are and frozen in time (its first frame repeated: motion removed).
+# CIS with the ideal-conditions switches on Farneback flow (docs/peers.md), chosen by val at 1400 steps
+# (the later stages score lower), shipped as checkpoints/cis-farneback.pt; J on test with the CRF and
+# without, on the clips as they are and frozen in time (its first frame repeated: motion removed).
 F=(--method cis --hard-mask --sampled-mask --epsilon-area 0.1 --out "$R/cis-st" --no-progress)
 if [ ! -f "$R/cis-st/done" ]; then
   $V train-peer "${F[@]}" --direct-gradient --threshold-cell 8 --iterations 1200
   $V train-peer "${F[@]}" --resume --score-gradient --threshold-cell 8 --iterations 1400
   touch "$R/cis-st/done"
 fi
+$V export --checkpoint "$R/cis-st/checkpoint.pt" --out checkpoints/cis-farneback.pt --half --overwrite
 python -c "from vosgan.metrics.segmenter import RealClips, score_predictions as s; from vosgan.methods import load_segmenter, segment_video
 c, m = RealClips.benchmark('test'), load_segmenter('$R/cis-st/checkpoint.pt')
 for r in ('crf', 'none'):

@@ -294,6 +294,22 @@ def test_export_records_the_refinement_and_every_path_uses_it(tmp_path, tiny_che
     assert load_models(tiny_checkpoint)[0].segment.refine == "none"  # a model without the record: bilinear
 
 
+def test_refine_sweep_scores_each_setting_on_val(tmp_path, tiny_checkpoint, capsys):
+    import json
+
+    out = tmp_path / "sweep.json"
+    args = ["refine-sweep", "--checkpoint", str(tiny_checkpoint), "--radii", "0.1,0.3", "--eps", "0.001"]
+    assert main([*args, "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["refine"], r["radius"]) for r in rows] == [("none", 0.18), ("guided", 0.1), ("guided", 0.3)]
+    assert all(
+        0 <= r["J"] <= 1 and 0 <= r["F"] <= 1 and 0 <= r["J_frozen"] <= 1 and r["frames_per_s"] > 0 for r in rows
+    )
+    assert len({round(r["J"], 6) for r in rows}) == 3  # each setting changes the masks
+    assert "best J:" in capsys.readouterr().out
+    assert main([*args, "--out", str(out)]) == 2  # never replaced without --overwrite
+
+
 def test_working_size_keeps_the_aspect_ratio(tiny_models):
     from vosgan.segment import prepare_shots, working_size
 

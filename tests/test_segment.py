@@ -278,7 +278,9 @@ def test_export_records_the_refinement_and_every_path_uses_it(tmp_path, tiny_che
     out = tmp_path / "guided.pt"
     args = ["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--refine", "guided"]
     assert main([*args, "--refine-radius", "0.25", "--refine-eps", "0.001"]) == 0
-    cfg, _, disc = load_models(out)
+    models = load_models(out)  # a named result that also unpacks
+    cfg, disc = models.cfg, models.discriminator
+    assert tuple(models) == (cfg, models.generator, disc)
     assert (cfg.segment.refine, cfg.segment.refine_radius, cfg.segment.refine_eps) == ("guided", 0.25, 0.001)
     video = make_clip(3, frames=20, size=64).frames[:, :48]  # 48x64: the working size is the preset's 32x32
     for t, frame in enumerate(video):

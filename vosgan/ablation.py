@@ -43,8 +43,7 @@ def train_rows(
 def score_rows(checkpoints: dict[str, Path], extractor, sets: int = 20, per_set: int = 64, seed: int = 0) -> list[dict]:
     """[{row, steps, scores: {metric: GenerationScore dict}}] for each trained row."""
     from vosgan.checkpoint import load_checkpoint, load_models
-    from vosgan.commands import real_clips
-    from vosgan.metrics.generation import score_generation
+    from vosgan.metrics.generation import real_clips, score_generation
 
     table = []
     for row, path in checkpoints.items():

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -219,9 +219,16 @@ def export_weights(
     return save_checkpoint(out, slim)
 
 
-def load_models(
-    path: str | os.PathLike, device: str | torch.device = "cpu"
-) -> tuple[VOSGANConfig, Generator, Discriminator]:
+class Models(NamedTuple):
+    """What ``load_models`` returns: unpack it (``cfg, gen, disc = load_models(path)``) or take what
+    is needed by name (``load_models(path).discriminator``)."""
+
+    cfg: VOSGANConfig
+    generator: Generator
+    discriminator: Discriminator
+
+
+def load_models(path: str | os.PathLike, device: str | torch.device = "cpu") -> Models:
     """Rebuild both networks from a checkpoint alone (its stored config), in eval mode; a run's EMA
     copies when it kept them (``evaluated_weights``)."""
     state = load_checkpoint(path, map_location=device)
@@ -234,7 +241,7 @@ def load_models(
     # load_state_dict copies into the float32 parameters, so float16 exports load transparently.
     load_weights(generator, evaluated_weights(state, "generator"), path, "generator")
     load_weights(discriminator, evaluated_weights(state, "discriminator"), path, "discriminator")
-    return cfg, generator.eval(), discriminator.eval()
+    return Models(cfg, generator.eval(), discriminator.eval())
 
 
 def is_export(state: dict[str, Any]) -> bool:

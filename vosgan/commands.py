@@ -9,21 +9,8 @@ import json
 from pathlib import Path
 
 from vosgan.data.io import check_out_file, check_own_result, write_result
+from vosgan.metrics.generation import FEATURE_BENCHMARK, real_clips
 from vosgan.paths import SHIPPED
-
-# The real clips FID and MC compare against: the test split of the benchmark the kit's feature
-# network was trained on (never seen by it, nor by the GAN, which trains on the unlabeled pool).
-FEATURE_BENCHMARK = 1500
-
-
-def real_clips(frames: int, size: int, count: int = FEATURE_BENCHMARK):
-    """Real clips (N, 3, T, H, W) in [-1, 1] at a generator's geometry (test split of ``count`` clips)."""
-    import torch
-
-    from vosgan.data.clips import to_tensor
-    from vosgan.data.synthetic import make_benchmark
-
-    return torch.stack([to_tensor(c.frames) for c in make_benchmark(count, frames, size, 0, split="test")])
 
 
 def _features(args: argparse.Namespace) -> None:

@@ -20,6 +20,18 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+# The real clips FID and MC compare against: the test split of the benchmark the kit's feature
+# network was trained on (never seen by it, nor by the GAN, which trains on the unlabeled pool).
+FEATURE_BENCHMARK = 1500
+
+
+def real_clips(frames: int, size: int, count: int = FEATURE_BENCHMARK) -> torch.Tensor:
+    """Real clips (N, 3, T, H, W) in [-1, 1] at a generator's geometry (test split of ``count`` clips)."""
+    from vosgan.data.clips import to_tensor
+    from vosgan.data.synthetic import make_benchmark
+
+    return torch.stack([to_tensor(c.frames) for c in make_benchmark(count, frames, size, 0, split="test")])
+
 
 def _array(x) -> np.ndarray:
     return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)

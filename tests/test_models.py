@@ -113,8 +113,16 @@ def test_tiny_forward_backward_runs():
     gen, disc = Generator(cfg), Discriminator(cfg)
     out = gen(*sample_latents(cfg, cfg.train.batch_size, torch.Generator().manual_seed(0)))
     d = disc(out.video)
+    b, t, s = cfg.train.batch_size, cfg.frames, cfg.size
+    assert out.video.shape == (b, 3, t, s, s) and out.mask.shape == (b, 1, t, s, s)
+    assert d.logit.shape[0] == b and d.segmentation.shape[-3:] == (t, s, s) and d.flow.shape[1:] == (2, t, s, s)
+    assert out.video.min() >= -1 and out.video.max() <= 1 and 0 <= out.mask.min() and out.mask.max() <= 1
     (d.logit.mean() + d.segmentation.mean() + d.flow.mean()).backward()
-    assert all(p.grad is not None for p in gen.parameters())
+    # every parameter that takes part gets a finite, non-zero gradient (a detached branch would not)
+    for net in (gen, disc):
+        grads = [p.grad for p in net.parameters() if p.requires_grad]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads)
+        assert sum(float(g.abs().sum()) > 0 for g in grads) > 0.9 * len(grads)
 
 
 def test_discriminator_output_carries_its_conversions():

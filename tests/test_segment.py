@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vosgan.baselines import ThresholdBaseline
-from vosgan.checkpoint import load_models
+from vosgan.checkpoint import load_checkpoint, load_models
 from vosgan.cli import main
 from vosgan.data.io import DataError, read_mask, write_image
 from vosgan.data.samples import available_samples, read_sample, sample_path
@@ -242,7 +242,14 @@ def test_cli_finetune_and_baseline(tmp_path, tiny_checkpoint):
         ]
         assert main([*args, "--out", str(out), "--no-progress", *extra]) == 0
         cfg, _, disc = load_models(out)
-        assert cfg.name == "tiny"
+        assert cfg.name == "tiny" and cfg.segment.working_size == 0  # segments where it was fine-tuned
+        state = load_checkpoint(out)
+        tuned = state["finetune"]
+        assert len(tuned["losses"]) == 2 and tuned["from_scratch"] == bool(extra)
+        assert tuned["label_fraction"] == (0.5 if extra else 1.0) and state["train"]["steps"] == 2
+        _, _, before = load_models(tiny_checkpoint)
+        changed = [not torch.equal(a, b) for a, b in zip(disc.motion.parameters(), before.motion.parameters())]
+        assert any(changed)  # the segmenter was trained (or, from scratch, freshly initialised)
 
 
 def test_export_half_loads_back(tmp_path, tiny_checkpoint):

@@ -240,7 +240,7 @@ def add_parsers(sub, add_common, positive_int) -> None:
     floats = lambda text: tuple(float(x) for x in text.split(","))  # noqa: E731
     p.add_argument("--radii", type=floats, default=(0.09, 0.14, 0.18, 0.21), help="guided: shares of the map height")
     p.add_argument("--eps", type=floats, default=(1e-4, 1e-3), help="guided: regularisers")
-    p.add_argument("--crf", action="store_true", help="also the dense CRF (slow: about 7 frames/s)")
+    p.add_argument("--crf", action="store_true", help="also the dense CRF (slow: about 12 frames/s on 2 cores)")
     p.add_argument("--out", default=None, help="write the rows as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never an input)")
     add_common(p)

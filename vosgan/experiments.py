@@ -228,7 +228,7 @@ def table_text(rows: list[dict]) -> str:
 
 
 # The real-footage gallery: clips that install by package name (``vosgan.data.samples``), each a
-# window of ``frames`` frames from ``start``; tree.avi has no moving object (a false-positive check).
+# window of ``frames`` frames from ``start``; tree.avi holds a tree in the wind and no object (a false-positive check).
 GALLERY = {
     "vtest.avi": 200,
     "box.mp4": 40,
@@ -256,7 +256,8 @@ class FootageRow:
 
 def footage_gallery(discriminator: Discriminator, cfg: VOSGANConfig, frames: int = 32, max_side: int = 384):
     """The gallery's rows for the clips of ``GALLERY`` installed here (``available_samples``), each
-    shrunk to at most ``max_side`` pixels a side before segmenting; an empty list when none is."""
+    shrunk to at most ``max_side`` pixels a side before segmenting; an empty list when none is. The
+    refined column uses the model's refinement, or the guided filter for a model that records none."""
     from vosgan.data.clips import resize_frames
     from vosgan.data.samples import available_samples, read_sample
     from vosgan.segment import segment_frames, working_maps

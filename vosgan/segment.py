@@ -305,7 +305,10 @@ def segment_path(
             images = iter(seq.iter_frames() if seq.iter_frames else seq.read_frames())
         kept = []
         for t in range(n):
-            probability = refiner.frame(t, next(images) if images else None, (height, width))
+            image = next(images, None) if images else None
+            if images and image is None:  # the video changed or decoded short the second time
+                raise DataError(f"{name!r} gave fewer frames when read again for the guided filter ({t} of {n})")
+            probability = refiner.frame(t, image, (height, width))
             write_indexed_png(out / name / f"{t:05d}.png", (probability > threshold).astype(np.uint8))
             if soft:
                 kept.append(probability)

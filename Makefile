@@ -34,7 +34,7 @@ lint format: setup
 	$(BIN)/ruff check --fix .
 
 reproduce: setup
-	$(BIN)/python -m vosgan.reproduce --out runs/main --figures figures
+	$(BIN)/python -m vosgan.experiments.reproduce --out runs/main --figures figures
 
 benchmarks: setup
 	$(BIN)/python benchmarks/bench_data.py

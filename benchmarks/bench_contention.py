@@ -18,8 +18,8 @@ import statistics, torch
 from vosgan.config import get_preset
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import make_benchmark
-from vosgan.distributed import DistInfo
-from vosgan.train import Trainer
+from vosgan.training.distributed import DistInfo
+from vosgan.training.trainer import Trainer
 cfg = get_preset("small")
 data = ClipDataset.from_synthetic(make_benchmark(32, cfg.frames, cfg.size, seed=0), cfg.size, progress=False)
 trainer = Trainer(cfg, data, DistInfo.single(torch.device("cpu")), seed=0)

@@ -8,8 +8,8 @@ import sys
 
 from _common import machine
 
-from vosgan.checkpoint import load_models
-from vosgan.widgets import LatentExplorer
+from vosgan.exploration.widgets import LatentExplorer
+from vosgan.models.checkpoint import load_models
 
 
 def main(checkpoint: str) -> None:

@@ -3,7 +3,7 @@ end from the command line.
 
 Writes a seeded DAVIS-layout folder (18 sequences x 40 JPEG frames at 128x96), then prints frames/s of
 (1) the network part (resize, shared encoder + motion stream; frames already decoded, maps at the
-working size), (2) each refinement alone on those maps (``vosgan.refine``: bilinear 'none', the
+working size), (2) each refinement alone on those maps (``vosgan.segmentation.refine``: bilinear 'none', the
 guided filter, the dense CRF), from the working size to the frames' 128x96, (3) ``segment_path`` in
 process with the model's own refinement (decoding, network, refinement, writing PNGs; the command
 minus start-up) and (4) ``vosgan segment --input <root> --out <dir>`` as a user types it (interpreter
@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from _common import machine
 
-from vosgan.checkpoint import load_models
 from vosgan.data.io import write_image
 from vosgan.data.synthetic import make_clip
-from vosgan.refine import refine
-from vosgan.segment import dense_maps, prepare_shots, segment_path, timeline
+from vosgan.models.checkpoint import load_models
+from vosgan.segmentation.refine import refine
+from vosgan.segmentation.video import dense_maps, prepare_shots, segment_path, timeline
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "vosgan-small.pt"
 
@@ -74,7 +74,7 @@ def main() -> None:
         t0 = time.perf_counter()
         segment_path(disc, cfg, root, Path(tmp) / "pred0", progress=False, overwrite=True)
         t_call = time.perf_counter() - t0
-        command = [sys.executable, "-m", "vosgan.cli", "segment", "--checkpoint", str(CHECKPOINT)]
+        command = [sys.executable, "-m", "vosgan.cli.main", "segment", "--checkpoint", str(CHECKPOINT)]
         command += ["--input", str(root), "--out", str(Path(tmp) / "pred"), "--no-progress", "--overwrite"]
         subprocess.run(command, check=True, capture_output=True)  # warm the file cache
         t0 = time.perf_counter()

@@ -12,10 +12,10 @@ from _common import machine, timed
 from vosgan.config import get_preset
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import make_benchmark
-from vosgan.distributed import DistInfo
-from vosgan.latent import sample_latents
+from vosgan.models.latent import sample_latents
 from vosgan.models.summary import count_flops
-from vosgan.train import Trainer
+from vosgan.training.distributed import DistInfo
+from vosgan.training.trainer import Trainer
 
 
 def matmul_peak(

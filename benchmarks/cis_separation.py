@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from vosgan.checkpoint import load_checkpoint
+from vosgan.models.checkpoint import load_checkpoint
 from vosgan.peers import cis
 from vosgan.peers.common import training_videos
 

@@ -17,21 +17,21 @@ start)
     [ -z "$name" ] && continue
     mkdir -p "$runs/$name"; echo "$flags" > "$runs/$name/flags.txt"
     # shellcheck disable=SC2086
-    setsid nohup timeout -s TERM "$seconds" python3 -m vosgan.cli train "$@" --out "$runs/$name" $flags \
+    setsid nohup timeout -s TERM "$seconds" python3 -m vosgan train "$@" --out "$runs/$name" $flags \
       > "$runs/$name/log.txt" 2>&1 < /dev/null &
   done
   ;;
 collect)
   runs=$1 out=$2 top=${3:-4}
   mkdir -p "$out"
-  python3 -m vosgan.screening "$runs"/*/ | tee "$out/table.md"
+  python3 -m vosgan.experiments.screening "$runs"/*/ | tee "$out/table.md"
   (cd "$runs" && tar czf "$out/logs.tar.gz" $(find ./*/ -maxdepth 1 -type f ! -name '*.pt') \
     $(for r in */; do find "$r"samples -name '*.png' 2>/dev/null | sort | tail -1; done))
   python3 - "$runs" "$out" "$top" <<'PY'
 import json, sys
 from pathlib import Path
-from vosgan.callbacks import read_jsonl
-from vosgan.checkpoint import export_weights
+from vosgan.training.callbacks import read_jsonl
+from vosgan.models.checkpoint import export_weights
 runs, out, top = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 best = {r.name: max(e["J"] for e in read_jsonl(r / "evaluation.jsonl"))
         for r in runs.iterdir() if (r / "best.pt").exists() and (r / "evaluation.jsonl").exists()}

@@ -61,7 +61,7 @@ if [ ! -f "$R/cis-st/done" ]; then
   touch "$R/cis-st/done"
 fi
 $V export --checkpoint "$R/cis-st/checkpoint.pt" --out checkpoints/cis-farneback.pt --half --overwrite
-python -c "from vosgan.metrics.segmenter import RealClips, score_predictions as s; from vosgan.methods import load_segmenter, segment_video
+python -c "from vosgan.segmentation.evaluation import RealClips, score_predictions as s; from vosgan.methods import load_segmenter, segment_video
 c, m = RealClips.benchmark('test'), load_segmenter('$R/cis-st/checkpoint.pt')
 for r in ('crf', 'none'):
   for k, x in (('moving', c), ('frozen', c.frozen())): print('CIS switches, Farneback, test', k, r, s(x, {n: (segment_video(m, f, refine=r) > 0.5).astype('uint8') for n, f in x.frames.items()}))"

@@ -19,9 +19,9 @@ from vosgan.config import get_preset
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import make_benchmark
 from vosgan.device import seed_everything
-from vosgan.finetune import finetune
-from vosgan.metrics.segmenter import EVAL_BENCHMARK, RealClips, segmenter_scores
 from vosgan.models import Discriminator
+from vosgan.segmentation.evaluation import EVAL_BENCHMARK, RealClips, segmenter_scores
+from vosgan.training.finetune import finetune
 
 
 def main() -> None:

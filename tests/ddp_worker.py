@@ -9,8 +9,8 @@ import torch.distributed as dist
 from vosgan.config import get_preset
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import make_benchmark
-from vosgan.distributed import cleanup_distributed, setup_distributed
-from vosgan.train import Trainer
+from vosgan.training.distributed import cleanup_distributed, setup_distributed
+from vosgan.training.trainer import Trainer
 
 cfg = get_preset("tiny").with_overrides(train={"batch_size": 2})
 info = setup_distributed("cpu")

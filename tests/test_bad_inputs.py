@@ -13,15 +13,15 @@ import torch
 from formats import evaluate_args
 from PIL import Image
 
-from vosgan.callbacks import Callback, Checkpointer
-from vosgan.checkpoint import CheckpointError, load_checkpoint, load_models, save_checkpoint
-from vosgan.cli import main
+from vosgan.cli.main import main
 from vosgan.config import get_preset
 from vosgan.data.flow import FlowCache
 from vosgan.data.io import DataError, davis_palette, read_image, write_image, write_indexed_png
 from vosgan.data.synthetic import make_clip
-from vosgan.distributed import DistInfo
-from vosgan.train import Trainer, TrainingDiverged
+from vosgan.models.checkpoint import CheckpointError, load_checkpoint, load_models, save_checkpoint
+from vosgan.training.callbacks import Callback, Checkpointer
+from vosgan.training.distributed import DistInfo
+from vosgan.training.trainer import Trainer, TrainingDiverged
 
 CPU = DistInfo.single(torch.device("cpu"))
 
@@ -230,11 +230,11 @@ def test_sigterm_exits_non_zero_and_says_how_to_resume(tmp_path, capsys, monkeyp
             if trainer.step == 1:
                 os.kill(os.getpid(), signal.SIGTERM)
 
-    import vosgan.train
+    import vosgan.training.trainer
 
-    original = vosgan.train.Trainer.fit
+    original = vosgan.training.trainer.Trainer.fit
     monkeypatch.setattr(
-        vosgan.train.Trainer,
+        vosgan.training.trainer.Trainer,
         "fit",
         lambda self, n, cbs=(), progress=True: original(self, n, [Terminate(), *cbs], progress),
     )
@@ -350,8 +350,8 @@ def test_read_image_errors_name_the_file(tmp_path):
 
 def test_segment_streams_frames_instead_of_decoding_whole_videos(tmp_path, checkpoint, monkeypatch):
     import vosgan.data.readers as readers
-    from vosgan.checkpoint import load_models
-    from vosgan.segment import segment_frames, segment_path
+    from vosgan.models.checkpoint import load_models
+    from vosgan.segmentation.video import segment_frames, segment_path
 
     source = frames_folder(tmp_path / "in", frames=20, size=64)
     cfg, _, disc = load_models(checkpoint)

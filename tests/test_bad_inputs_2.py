@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from vosgan.checkpoint import CheckpointError, load_models, save_checkpoint
-from vosgan.cli import main
+from vosgan.cli.main import main
 from vosgan.data.io import DataError, list_images, read_mask, write_image, write_video
 from vosgan.data.synthetic import make_clip
+from vosgan.models.checkpoint import CheckpointError, load_models, save_checkpoint
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_16_bit_annotations_are_read_by_value(tmp_path):
 
 def test_peer_overwrite_leaves_no_stale_masks(tmp_path, capsys, monkeypatch):
     from vosgan.methods import segment_sequences
-    from vosgan.segment import input_sequences
+    from vosgan.segmentation.video import input_sequences
 
     class Blank:
         method, needs_first_mask = "blank", False
@@ -166,7 +166,7 @@ def test_files_that_are_not_checkpoints_are_named_for_what_they_are(tmp_path, ki
 
 def test_another_methods_checkpoint_is_named_with_the_commands_that_take_it(tmp_path, tiny_dataset):
     from vosgan.config import get_preset
-    from vosgan.runs import run_training
+    from vosgan.training.runs import run_training
 
     cis = save_checkpoint(
         tmp_path / "cis.pt", {"method": "cis", "config": {"a": 1}, "generator": {}, "discriminator": {}}
@@ -216,7 +216,7 @@ def test_a_result_write_that_fails_leaves_the_previous_file_whole(tmp_path, monk
 
 def test_two_runs_in_one_folder_are_refused_and_orphan_logs_are_not_continued(tmp_path, tiny_dataset):
     from vosgan.config import get_preset
-    from vosgan.runs import run_lock, run_training
+    from vosgan.training.runs import run_lock, run_training
 
     cfg = get_preset("tiny").with_overrides(train={"precision": "fp32"})
     run = tmp_path / "run"
@@ -231,7 +231,7 @@ def test_two_runs_in_one_folder_are_refused_and_orphan_logs_are_not_continued(tm
 
 
 def test_ctrl_c_in_a_command_ends_without_a_traceback(tmp_path, checkpoint, capsys, monkeypatch):
-    import vosgan.segment as segment_module
+    import vosgan.segmentation.video as segment_module
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -360,7 +360,7 @@ def test_a_peer_run_stopped_by_sigterm_exits_143_with_the_resume_hint(tmp_path, 
 def test_a_full_disk_names_the_sequences_left_partial_and_a_rerun_tells_them_apart(
     tmp_path, checkpoint, capsys, monkeypatch
 ):
-    import vosgan.segment as segment_module
+    import vosgan.segmentation.video as segment_module
 
     source = tmp_path / "in"
     for name, seed in (("a", 0), ("b", 1)):
@@ -433,7 +433,7 @@ def test_table4_and_curve_outputs_never_replace_a_users_file(tmp_path, capsys):
 
 
 def test_a_half_export_keeps_values_beyond_float16_in_float32(tmp_path, tiny_models):
-    from vosgan.checkpoint import export_weights, load_checkpoint
+    from vosgan.models.checkpoint import export_weights, load_checkpoint
 
     cfg, gen, disc = tiny_models
     weights = gen.state_dict()
@@ -478,7 +478,7 @@ import vosgan.metrics.evaluate as evaluate
 def slow(job):
     time.sleep(30)
 evaluate._evaluate_folder_pair = slow
-from vosgan.cli import main
+from vosgan.cli.main import main
 sys.exit(main(["evaluate", "--gt", "{tmp_path / "gt"}", "--pred", "{tmp_path / "pred"}", "--workers", "2"]))
 '''
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -45,7 +45,7 @@ def test_bad_values_are_rejected_with_a_clear_message():
     for key, bad in (("shift", 0.6), ("glide", 0.3), ("glide", -0.1)):
         with pytest.raises(ValueError, match=f"loss.{key} is a"):
             get_preset("tiny").with_overrides(loss={key: bad})
-    from vosgan.cli import main
+    from vosgan.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["train", "--preset", "tiny", "--out", "x", "--glide", "0.3"])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vosgan.config import get_preset
-from vosgan.explore import (
+from vosgan.exploration.explore import (
     discriminator_view,
     latent_step,
     motion_interpolation,
@@ -13,10 +13,10 @@ from vosgan.explore import (
     scene_interpolation,
     trajectory_contrast,
 )
-from vosgan.latent import trajectory
+from vosgan.exploration.widgets import LatentExplorer
 from vosgan.models import Discriminator, Generator
-from vosgan.sampling import LatentPoint
-from vosgan.widgets import LatentExplorer
+from vosgan.models.latent import trajectory
+from vosgan.models.sampling import LatentPoint
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_explorer_sliders_drive_the_image(generator):
 def test_explorer_shows_the_discriminator_labels_tiles_and_saves(generator, tmp_path):
     from PIL import Image
 
-    from vosgan.checkpoint import save_checkpoint
+    from vosgan.models.checkpoint import save_checkpoint
 
     cfg = generator.cfg
     disc = Discriminator(cfg)
@@ -132,7 +132,7 @@ def test_explorer_shows_the_discriminator_labels_tiles_and_saves(generator, tmp_
     ex.streams.value = ("video", "D segmentation", "D flow")
     assert ex.frame_image().shape == (cfg.size, 3 * cfg.size, 3)
     image = Image.open(__import__("io").BytesIO(ex.image.value))
-    from vosgan.widgets import KEY_HEIGHT, LABEL_HEIGHT
+    from vosgan.exploration.widgets import KEY_HEIGHT, LABEL_HEIGHT
 
     # fixed scale, a label strip on top, the flow tile's colour key below
     assert image.size == (3 * cfg.size * 2, cfg.size * 2 + LABEL_HEIGHT + KEY_HEIGHT)
@@ -181,7 +181,7 @@ def test_explorer_shows_the_discriminator_labels_tiles_and_saves(generator, tmp_
 
 
 def test_explorer_draws_the_objects_path_up_to_the_frame_shown(generator):
-    from vosgan.widgets import LABEL_HEIGHT, TRAIL_COLOR
+    from vosgan.exploration.widgets import LABEL_HEIGHT, TRAIL_COLOR
 
     class Moving(torch.nn.Module):  # a square crossing the frame left to right
         def __init__(self, cfg):
@@ -211,7 +211,7 @@ def test_explorer_draws_the_objects_path_up_to_the_frame_shown(generator):
 
 
 def test_overlay_outlines_the_mask_in_white_on_black_and_dims_the_rest():
-    from vosgan.viz import overlay
+    from vosgan.viz.frames import overlay
 
     frames = np.full((1, 12, 12, 3), 200, np.uint8)
     mask = np.zeros((1, 12, 12), np.float32)
@@ -225,7 +225,7 @@ def test_overlay_outlines_the_mask_in_white_on_black_and_dims_the_rest():
 
 def test_stream_rows_show_the_discriminators_weak_flow_at_its_own_stated_scale(tiny_models):
     from vosgan.models import DiscriminatorOutput
-    from vosgan.viz import stream_rows
+    from vosgan.viz.frames import stream_rows
 
     cfg, gen, disc = tiny_models
     with torch.no_grad():

@@ -77,8 +77,8 @@ def _blur(video: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def test_fid_with_kit_features_grows_monotonically_with_blur_and_noise():
-    from vosgan.featurenet import labelled_clips
     from vosgan.metrics.extractors import KitExtractor
+    from vosgan.metrics.featurenet import labelled_clips
 
     extractor = KitExtractor(FEATURES_CHECKPOINT)
     video, _ = labelled_clips(300, "test", seed=3)  # clips the network never saw (another benchmark seed)
@@ -92,7 +92,7 @@ def test_fid_with_kit_features_grows_monotonically_with_blur_and_noise():
 
 
 def test_the_shipped_feature_network_recognises_held_out_clips():
-    from vosgan.featurenet import accuracies, labelled_clips, load_feature_network
+    from vosgan.metrics.featurenet import accuracies, labelled_clips, load_feature_network
 
     scores = accuracies(load_feature_network(FEATURES_CHECKPOINT), *labelled_clips(300, "test", seed=3))
     chance = {"motion": 1 / 5, "background": 1 / 15}

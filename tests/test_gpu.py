@@ -5,8 +5,8 @@ import torch
 
 from vosgan.config import get_preset
 from vosgan.device import autocast, resolve_device
-from vosgan.distributed import DistInfo
-from vosgan.train import Trainer
+from vosgan.training.distributed import DistInfo
+from vosgan.training.trainer import Trainer
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

@@ -1,7 +1,7 @@
 import torch
 
 from vosgan.config import get_preset
-from vosgan.latent import lerp, sample_latents, slerp, trajectory
+from vosgan.models.latent import lerp, sample_latents, slerp, trajectory
 
 
 def test_slerp_endpoints_and_unit_norm():
@@ -47,7 +47,7 @@ def test_sample_latents_shapes_seed_and_modes():
 
 
 def test_slerp_takes_unbatched_points_and_random_trajectories_keep_their_endpoints():
-    from vosgan.latent import random_trajectory
+    from vosgan.models.latent import random_trajectory
 
     a, b = torch.randn(2, 8, generator=torch.Generator().manual_seed(0))
     t = torch.linspace(0, 1, 5)

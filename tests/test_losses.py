@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from vosgan.config import LossConfig
-from vosgan.losses import (
+from vosgan.models import DiscriminatorOutput, GeneratorOutput
+from vosgan.training.losses import (
     alpha_at,
     area_hinge_loss,
     binarization_loss,
@@ -21,7 +22,6 @@ from vosgan.losses import (
     r1_penalty,
     segmentation_loss,
 )
-from vosgan.models import DiscriminatorOutput, GeneratorOutput
 
 
 def test_adversarial_terms_match_the_log_likelihoods():

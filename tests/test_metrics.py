@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from formats import evaluate_args
 
-from vosgan.cli import main
+from vosgan.cli.main import main
 from vosgan.data.io import DataError, write_indexed_png
 from vosgan.metrics.davis import boundary_map, disk, f_measure, jaccard, statistics, tolerance
 from vosgan.metrics.evaluate import evaluate_arrays, evaluate_folders, evaluate_sequence

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from vosgan.config import ablation, get_preset
-from vosgan.latent import sample_latents
 from vosgan.models import Discriminator, Generator
+from vosgan.models.latent import sample_latents
 from vosgan.models.summary import PAPER_TABLES, compare_with_paper, count_flops, layer_table, paper_shape
 
 

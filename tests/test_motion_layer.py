@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from vosgan.config import get_preset
-from vosgan.latent import sample_latents
 from vosgan.metrics.masks import object_motion
 from vosgan.models import Generator
 from vosgan.models.blocks import Conv3d
 from vosgan.models.generator import translate_frames
+from vosgan.models.latent import sample_latents
 
 
 def square_clip(frames=8, size=32, step=(1, 0), grow=0):
@@ -159,8 +159,8 @@ def test_motion_report_tells_which_latent_steers_the_trajectory():
 
 
 def test_init_starts_a_motion_layer_run_from_a_checkpoint_without_one(tmp_path, tiny_checkpoint, tiny_dataset):
-    from vosgan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-    from vosgan.runs import run_training
+    from vosgan.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from vosgan.training.runs import run_training
 
     source = load_checkpoint(tiny_checkpoint)
     source["generator"]["background_stream.0.0.weight"] += 1.0  # unlike any fresh initialisation
@@ -185,7 +185,7 @@ def test_object_paths_and_the_figures_that_draw_them():
 
     matplotlib.use("Agg")
     from vosgan.metrics.masks import object_paths
-    from vosgan.viz import paths_figure, rows_figure
+    from vosgan.viz.frames import paths_figure, rows_figure
 
     clip = square_clip(frames=6, step=(2, 0))
     clip[:, :, 2] = 0  # the object is absent in frame 2

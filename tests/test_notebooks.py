@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from vosgan.callbacks import Checkpointer
 from vosgan.config import get_preset
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import make_benchmark
-from vosgan.distributed import DistInfo
 from vosgan.models.summary import PAPER_TABLES
-from vosgan.train import Trainer
+from vosgan.training.callbacks import Checkpointer
+from vosgan.training.distributed import DistInfo
+from vosgan.training.trainer import Trainer
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg")
@@ -119,8 +119,8 @@ def test_03_training_resumes(workdir):
     assert (workdir / "figures" / "training_evaluation.png").stat().st_size > 5000
     assert len((workdir / "run" / "metrics.jsonl").read_text().splitlines()) == 3  # nbval's re-run resumed, added none
     # The main job passes the shipped model's recipe this way; it reaches the run's config.
-    from vosgan.checkpoint import load_checkpoint
     from vosgan.config import VOSGANConfig, recipe
+    from vosgan.models.checkpoint import load_checkpoint
 
     assert recipe(VOSGANConfig.from_dict(load_checkpoint(workdir / "run" / "checkpoint.pt")["config"])) == overrides
 
@@ -176,7 +176,7 @@ def test_06_generation_and_representation(workdir, checkpoint):
 
 def test_05_figures(workdir):
     """The index lists exactly the set's figures that exist, in the set's order, and nothing else."""
-    from vosgan.figures import FIGURES
+    from vosgan.experiments.figures import FIGURES
 
     folder = workdir / "figures-05"
     folder.mkdir(exist_ok=True)

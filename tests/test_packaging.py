@@ -43,7 +43,7 @@ def test_torch_range_admits_the_cpu_build_on_disk():
 
 def test_console_script_and_ci_call_the_readme_test_command():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["vosgan"] == "vosgan.cli:main"
+    assert project["scripts"]["vosgan"] == "vosgan.cli.main:main"
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make all" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()

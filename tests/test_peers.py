@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from vosgan.checkpoint import export_weights, load_checkpoint
-from vosgan.cli import main
+from vosgan.cli.main import main
+from vosgan.cli.peers import CIS_FLAGS, cis_options, parse_checkpoints
 from vosgan.data.io import DataError
 from vosgan.data.synthetic import write_benchmark
 from vosgan.methods import load_segmenter
+from vosgan.models.checkpoint import export_weights, load_checkpoint
 from vosgan.peers import cis, fastgan
-from vosgan.peers.commands import CIS_FLAGS, cis_options, parse_checkpoints
 from vosgan.peers.common import train_peer, training_videos
 
 
@@ -441,7 +441,7 @@ def test_train_peer_refuses_ideal_for_fastgan(tmp_path, capsys):
 
 
 def test_compare_one_table(bench, tmp_path):
-    from vosgan.compare import compare
+    from vosgan.experiments.compare import compare
 
     root, data = bench
     checkpoints = {"cis": str(root / "cis" / "checkpoint.pt"), "fastgan": str(root / "fg" / "checkpoint.pt")}
@@ -463,8 +463,8 @@ def test_compare_one_table(bench, tmp_path):
 def test_compare_refines_every_row_and_adds_camera_motion(bench, tmp_path, monkeypatch):
     """``refine='guided'`` reaches the methods and the baselines alike (their masks change, the table
     says so); ``difficulty`` renders the embedded benchmark with camera motion, recorded with the truth."""
-    from vosgan import compare as compare_module
-    from vosgan.compare import compare
+    from vosgan.experiments import compare as compare_module
+    from vosgan.experiments.compare import compare
 
     root, data = bench
     checkpoints = {"fastgan": str(root / "fg" / "checkpoint.pt")}
@@ -548,7 +548,7 @@ def test_offset_flow_and_its_cache(tmp_path):
 def test_shipped_peer_checkpoints(name, method, setting):
     from pathlib import Path
 
-    from vosgan.metrics.segmenter import RealClips, score_predictions
+    from vosgan.segmentation.evaluation import RealClips, score_predictions
 
     segmenter = load_segmenter(Path(__file__).parents[1] / "checkpoints" / name)
     assert (segmenter.method, segmenter.setting) == (method, setting)

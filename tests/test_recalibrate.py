@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from vosgan.checkpoint import load_checkpoint, load_models
-from vosgan.cli import main
-from vosgan.recalibrate import recalibrate_batchnorm
+from vosgan.cli.main import main
+from vosgan.models.checkpoint import load_checkpoint, load_models
+from vosgan.training.recalibrate import recalibrate_batchnorm
 
 
 def first_batchnorm(module):
@@ -41,11 +41,11 @@ def test_statistics_are_the_mean_of_the_batches_and_nothing_else_changes(tiny_mo
 
 
 def test_monitor_evaluates_and_keeps_the_recalibrated_discriminator(tmp_path, tiny_dataset):
-    from vosgan.callbacks import SegmenterMonitor
     from vosgan.config import get_preset
-    from vosgan.distributed import DistInfo
-    from vosgan.metrics.segmenter import SegmenterEvaluation
-    from vosgan.train import Trainer
+    from vosgan.segmentation.evaluation import SegmenterEvaluation
+    from vosgan.training.callbacks import SegmenterMonitor
+    from vosgan.training.distributed import DistInfo
+    from vosgan.training.trainer import Trainer
 
     cfg = get_preset("tiny").with_overrides(train={"bn_clips": 8})
     trainer = Trainer(cfg, tiny_dataset, DistInfo.single(torch.device("cpu")), seed=0)

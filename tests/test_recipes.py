@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from vosgan.augment import DiffAugment, Geometry, glide_foreground, glide_offsets, shift_foreground, translate
-from vosgan.cli import build_parser
+from vosgan.cli.main import build_parser
 from vosgan.config import build_config, get_preset
-from vosgan.distributed import DistInfo
 from vosgan.models import Generator, GeneratorOutput
-from vosgan.train import Trainer
+from vosgan.training.augment import DiffAugment, Geometry, glide_foreground, glide_offsets, shift_foreground, translate
+from vosgan.training.distributed import DistInfo
+from vosgan.training.trainer import Trainer
 
 CPU = DistInfo.single(torch.device("cpu"))
 
@@ -70,7 +70,7 @@ def test_glide_moves_the_object_at_one_constant_velocity_per_clip():
 
 
 def test_balanced_segmentation_weighs_each_class_by_the_others_share():
-    from vosgan.losses import segmentation_loss
+    from vosgan.training.losses import segmentation_loss
 
     mask = torch.zeros(2, 1, 3, 4, 4)
     mask[:, :, :, 0, :2] = 1  # 2 of 16 pixels: foreground share 1/8
@@ -138,7 +138,7 @@ def test_separate_learning_rates_and_ema(tiny_dataset, tmp_path):
     state = trainer.state_dict()
     assert "generator_ema" in state and "discriminator_ema" in state
     # a run's checkpoint loads (and exports) as the copies it evaluated
-    from vosgan.checkpoint import load_models, save_checkpoint
+    from vosgan.models.checkpoint import load_models, save_checkpoint
 
     _, gen, disc = load_models(save_checkpoint(tmp_path / "run.pt", state))
     assert all(torch.equal(a, b) for a, b in zip(disc.state_dict().values(), averaged.values()))
@@ -176,7 +176,7 @@ def test_each_discriminator_side_option_changes_the_run_and_stays_finite(tiny_da
 
 
 def test_every_training_flag_reaches_the_config():
-    from vosgan.cli import TRAIN_OPTIONS, TRAIN_SWITCHES, _overrides
+    from vosgan.cli.main import TRAIN_OPTIONS, TRAIN_SWITCHES, _overrides
 
     args = build_parser().parse_args(
         [
@@ -209,7 +209,7 @@ def test_every_training_flag_reaches_the_config():
 
 
 def test_real_background_pastes_the_foreground_over_a_real_clips_median(tiny_dataset):
-    from vosgan.augment import paste_on_backgrounds, temporal_median
+    from vosgan.training.augment import paste_on_backgrounds, temporal_median
 
     video = torch.zeros(2, 3, 5, 4, 4)
     video[:, :, :3] = 1.0  # three of five frames bright: the median is bright
@@ -233,7 +233,7 @@ def test_real_background_pastes_the_foreground_over_a_real_clips_median(tiny_dat
 
 
 def test_static_decoy_is_a_still_copy_labelled_background(tiny_dataset):
-    from vosgan.augment import add_static_decoy
+    from vosgan.training.augment import add_static_decoy
 
     t, size = 4, 32
     mask = torch.zeros(2, 1, t, size, size)
@@ -254,7 +254,7 @@ def test_static_decoy_is_a_still_copy_labelled_background(tiny_dataset):
 
 
 def test_camouflage_dresses_the_object_in_its_own_background(tiny_dataset):
-    from vosgan.augment import camouflage_foreground
+    from vosgan.training.augment import camouflage_foreground
 
     b, t, size = 3, 4, 32
     background = torch.randn(b, 3, size, size)

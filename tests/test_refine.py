@@ -1,4 +1,4 @@
-"""Refinement (``vosgan.refine``): the box filter and the guided filter against their definitions, the
+"""Refinement (``vosgan.segmentation.refine``): the box filter and the guided filter against their definitions, the
 dense CRF's mean-field update by hand, both snapping a coarse map to the frame's colour edges, the
 streaming path equal to the array path, the setting recorded in a checkpoint, and clear errors."""
 
@@ -10,7 +10,7 @@ import torch
 
 from vosgan.config import SegmentConfig
 from vosgan.metrics.davis import jaccard
-from vosgan.refine import CRFConfig, Refiner, box_mean, dense_crf, guided_coefficients, refine
+from vosgan.segmentation.refine import CRFConfig, Refiner, box_mean, dense_crf, guided_coefficients, refine
 
 
 def test_box_mean_is_the_windowed_mean_clipped_at_the_border():

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from vosgan.config import get_preset
+from vosgan.experiments.representation import ActionClassifier, LabelledVideos, accuracy, recognise, weizmann_split
 from vosgan.models import Discriminator
-from vosgan.representation import ActionClassifier, LabelledVideos, accuracy, recognise, weizmann_split
 
 
 def _separable(n: int = 40, frames: int = 8, size: int = 32) -> LabelledVideos:
@@ -73,7 +73,7 @@ def test_weizmann_videos_through_the_reader(tmp_path):
 
 
 def test_unlabeled_curve_fits_the_least_squares_line():
-    from vosgan.unlabeled_curve import UnlabeledCurve
+    from vosgan.experiments.unlabeled import UnlabeledCurve
 
     rows = [
         {"fraction": f, "videos": int(100 * f), "J": 0.1 + 0.2 * f, "F": 0.3, "J_frozen": 0.1} for f in (0.1, 0.5, 1.0)
@@ -84,7 +84,7 @@ def test_unlabeled_curve_fits_the_least_squares_line():
 
 
 def test_unlabeled_curve_trains_one_gan_per_share(tmp_path):
-    from vosgan.unlabeled_curve import unlabeled_curve
+    from vosgan.experiments.unlabeled import unlabeled_curve
 
     curve = unlabeled_curve(
         get_preset("tiny"), tmp_path, pool=8, fractions=(0.5, 1.0), iterations=2, test_count=20, threads=1, device="cpu"
@@ -105,9 +105,9 @@ def test_unlabeled_curve_trains_one_gan_per_share(tmp_path):
 def test_actions_cli_on_ucf101_fixture(tmp_path):
     from formats import write_ucf101
 
-    from vosgan.checkpoint import save_checkpoint
-    from vosgan.cli import main
+    from vosgan.cli.main import main
     from vosgan.models import Generator
+    from vosgan.models.checkpoint import save_checkpoint
 
     cfg = get_preset("tiny")
     torch.manual_seed(0)

@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from vosgan.baselines import ThresholdBaseline
-from vosgan.checkpoint import load_checkpoint, load_models
-from vosgan.cli import main
+from vosgan.cli.main import main
 from vosgan.data.io import DataError, read_mask, write_image
 from vosgan.data.samples import available_samples, read_sample, sample_path
 from vosgan.data.synthetic import make_benchmark, make_clip
-from vosgan.experiments import SegmentationExperiment, overlay_maps, run_experiments, table_text
-from vosgan.finetune import finetune, label_weights, train_on_generator
-from vosgan.losses import weighted_segmentation_loss
+from vosgan.experiments.segmentation import SegmentationExperiment, overlay_maps, run_experiments, table_text
 from vosgan.metrics.evaluate import evaluate_folders
-from vosgan.segment import segment_frames
+from vosgan.models.checkpoint import load_checkpoint, load_models
+from vosgan.segmentation.baselines import ThresholdBaseline
+from vosgan.segmentation.video import segment_frames
+from vosgan.training.finetune import finetune, label_weights, train_on_generator
+from vosgan.training.losses import weighted_segmentation_loss
 
 
 def segment_cli(checkpoint, source, out, *extra) -> int:
@@ -61,7 +61,7 @@ def test_opencv_doc_footage_is_found_unpacked_once_and_read_from_its_start(tmp_p
 
     from vosgan.data import samples
     from vosgan.data.io import write_video
-    from vosgan.experiments import footage_gallery
+    from vosgan.experiments.segmentation import footage_gallery
 
     doc, cache = tmp_path / "opencv-doc", tmp_path / "cache"
     video = make_clip(0, frames=12, size=64).frames
@@ -85,7 +85,7 @@ def test_opencv_doc_footage_is_found_unpacked_once_and_read_from_its_start(tmp_p
     with pytest.raises(ValueError, match="no frames from frame 20"):
         samples.read_sample("vtest.avi", 4, start=20)
     cfg, _, disc = tiny_models
-    monkeypatch.setattr("vosgan.experiments.GALLERY", {"vtest.avi": 0, "cup.mp4": 2, "tree.avi": 0})
+    monkeypatch.setattr("vosgan.experiments.segmentation.GALLERY", {"vtest.avi": 0, "cup.mp4": 2, "tree.avi": 0})
     rows = footage_gallery(disc, cfg, frames=8)
     assert [r.name for r in rows] == ["vtest.avi", "cup.mp4"]
     assert rows[0].frame.shape == (64, 64, 3) and rows[0].refined.shape == (64, 64) and rows[0].refine == "guided"
@@ -100,9 +100,9 @@ def test_segment_a_davis_root_then_evaluate(tmp_path, tiny_checkpoint):
     res = evaluate_folders(tmp_path / "davis", tmp_path / "pred", binary=True)
     assert set(res["per_sequence"]) == {"a_1", "b_1"} and 0 <= res["global"]["J-Mean"] <= 1
     # In memory (notebook 04's "your own data"): the same figures as segment-to-disk then evaluate.
-    from vosgan.checkpoint import load_models
     from vosgan.data.readers import read_davis
-    from vosgan.metrics.segmenter import evaluate_sequences
+    from vosgan.models.checkpoint import load_models
+    from vosgan.segmentation.evaluation import evaluate_sequences
 
     cfg, _, disc = load_models(tiny_checkpoint)
     assert evaluate_sequences(disc, cfg, read_davis(tmp_path / "davis")) == res
@@ -306,8 +306,8 @@ def test_export_records_the_refinement_and_every_path_uses_it(tmp_path, tiny_che
 def test_a_video_that_decodes_short_the_second_time_is_reported_not_fatal(tmp_path, tiny_models, monkeypatch):
     """The guided filter reads each video again for its guide; if it then ends early the sequence is
     skipped with a reason naming it, and the other sequences are written."""
-    from vosgan import segment
     from vosgan.data.readers import Sequence
+    from vosgan.segmentation import video as segment
 
     cfg, _, disc = tiny_models
     cfg = cfg.with_overrides(segment={"refine": "guided"})
@@ -342,7 +342,7 @@ def test_refine_sweep_scores_each_setting_on_val(tmp_path, tiny_checkpoint, caps
 
 
 def test_working_size_keeps_the_aspect_ratio(tiny_models):
-    from vosgan.segment import prepare_shots, working_size
+    from vosgan.segmentation.video import prepare_shots, working_size
 
     cfg, _, disc = tiny_models
     assert working_size(48, 64, cfg) == (32, 32) and working_size(48, 64, cfg, 0) == (32, 32)

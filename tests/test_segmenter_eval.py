@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from vosgan.baselines import ThresholdBaseline, median_difference
 from vosgan.data.synthetic import UNLABELED_OFFSET, make_benchmark, split_indices
-from vosgan.metrics.segmenter import RealClips, SegmenterEvaluation, latent_effects, score_predictions
+from vosgan.exploration.explore import latent_effects
+from vosgan.segmentation.baselines import ThresholdBaseline, median_difference
+from vosgan.segmentation.evaluation import RealClips, SegmenterEvaluation, score_predictions
 
 SMALL = {"count": 20, "frames": 16, "size": 32}
 
@@ -58,11 +59,11 @@ def test_latent_effects_measure_which_space_moves_the_mask(tiny_models):
 
 
 def test_monitor_logs_scores_and_keeps_the_best_snapshot(tmp_path, tiny_dataset):
-    from vosgan.callbacks import SegmenterMonitor
-    from vosgan.checkpoint import load_checkpoint
     from vosgan.config import get_preset
-    from vosgan.distributed import DistInfo
-    from vosgan.train import Trainer
+    from vosgan.models.checkpoint import load_checkpoint
+    from vosgan.training.callbacks import SegmenterMonitor
+    from vosgan.training.distributed import DistInfo
+    from vosgan.training.trainer import Trainer
 
     evaluation = SegmenterEvaluation("val", benchmark=SMALL)
     assert set(evaluation.baseline_rows()) == {"flow magnitude baseline", "temporal-median baseline"}
@@ -89,7 +90,7 @@ def test_monitor_logs_scores_and_keeps_the_best_snapshot(tmp_path, tiny_dataset)
 
 def test_screening_row_takes_the_best_val_step_and_names_the_options(tmp_path):
     from vosgan.config import get_preset
-    from vosgan.screening import markdown_table, summarize_run
+    from vosgan.experiments.screening import markdown_table, summarize_run
 
     cfg = get_preset("tiny").with_overrides(loss={"flow_weight": 10.0}, train={"g_steps": 2})
     (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))

@@ -5,13 +5,13 @@ where they go, and its discriminator segments the benchmark's real moving object
 import pytest
 import torch
 
-from vosgan.checkpoint import check_config, load_checkpoint, load_models
 from vosgan.config import VOSGANConfig, get_preset, recipe
-from vosgan.explore import motion_interpolation
+from vosgan.exploration.explore import motion_interpolation
 from vosgan.metrics.masks import mask_report, motion_report
-from vosgan.metrics.segmenter import SegmenterEvaluation
+from vosgan.models.checkpoint import check_config, load_checkpoint, load_models
+from vosgan.models.sampling import LatentPoint
 from vosgan.paths import SHIPPED
-from vosgan.sampling import LatentPoint
+from vosgan.segmentation.evaluation import SegmenterEvaluation
 
 # checkpoints/README.md: the options the shipped model was trained with on top of the preset.
 SHIPPED_STEP = 1200  # steps of its own run, which started from the previous model's 4800 (--init)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from vosgan.callbacks import Callback, Checkpointer
-from vosgan.checkpoint import CheckpointError, load_checkpoint, load_models, save_checkpoint
-from vosgan.cli import main
+from vosgan.cli.main import main
 from vosgan.config import get_preset
-from vosgan.distributed import DistInfo
-from vosgan.train import Trainer, TrainingDiverged
+from vosgan.models.checkpoint import CheckpointError, load_checkpoint, load_models, save_checkpoint
+from vosgan.training.callbacks import Callback, Checkpointer
+from vosgan.training.distributed import DistInfo
+from vosgan.training.trainer import Trainer, TrainingDiverged
 
 CPU = DistInfo.single(torch.device("cpu"))
 
@@ -268,7 +268,7 @@ def test_g_steps_updates_the_generator_that_many_times_per_discriminator_update(
 
 
 def test_default_length_is_the_presets_epochs(tiny_dataset, tmp_path):
-    from vosgan.runs import run_training
+    from vosgan.training.runs import run_training
 
     cfg = get_preset("tiny").with_overrides(train={"epochs": 2})
     trainer = run_training(cfg, tiny_dataset, tmp_path / "run", device="cpu", sample_every=0, progress=False)
@@ -278,7 +278,7 @@ def test_default_length_is_the_presets_epochs(tiny_dataset, tmp_path):
 def test_thread_tuner_keeps_the_faster_setting():
     from types import SimpleNamespace
 
-    from vosgan.callbacks import ThreadTuner
+    from vosgan.training.callbacks import ThreadTuner
 
     before = torch.get_num_threads()
     try:

@@ -20,7 +20,7 @@ GAN_LOSSES = ("standard", "hinge")
 FLOW_LOSSES = ("mse", "epe")
 AUGMENTATIONS = ("color", "translation", "cutout")
 PRECISIONS = ("auto", "fp32", "bf16")
-REFINEMENTS = ("none", "guided", "crf")  # vosgan.refine
+REFINEMENTS = ("none", "guided", "crf")  # vosgan.segmentation.refine
 MAX_SHIFT, MAX_GLIDE = 0.5, 0.25  # loss.shift (share of the size) and loss.glide (share per frame)
 
 
@@ -157,7 +157,7 @@ class TrainConfig:
     # that is evaluated, snapshotted and exported (0: off); not in the paper.
     ema_d: float = 0.0
     # Real training clips D's BatchNorm statistics are recomputed on before each real-clip evaluation;
-    # the snapshot (best.pt) keeps them (0: off; vosgan.recalibrate). Not in the paper.
+    # the snapshot (best.pt) keeps them (0: off; vosgan.training.recalibrate). Not in the paper.
     bn_clips: int = 0
     # Forward passes' precision (not in the paper, which predates it): 'auto' is bf16 autocast on CUDA and
     # on CPUs with native bf16 (AVX512-BF16, AMX), fp32 elsewhere; 'fp32' or 'bf16' force one.
@@ -171,7 +171,7 @@ class SegmentConfig:
     # Pixels high a video is segmented at, keeping its aspect ratio (a multiple of 8; 0: the preset's
     # square frame, as the network was trained). Chosen per model by val J (``vosgan export --working-size``).
     working_size: int = 0
-    # How the map is brought to the frame's resolution (``vosgan.refine``): 'none' (bilinear, the
+    # How the map is brought to the frame's resolution (``vosgan.segmentation.refine``): 'none' (bilinear, the
     # paper's evaluation), 'guided' (an edge-aware guided filter; He et al. 2013), 'crf' (CIS's dense
     # CRF). Chosen per model on val (``vosgan export --refine``); the guided filter's window radius as
     # a share of the map's height and its regulariser.

@@ -5,7 +5,7 @@ A ``Segmenter`` has ``method``, ``setting`` ('unsupervised', 'fine-tuned', 'supe
 test time), ``train`` (steps, seconds), ``segment`` (its ``SegmentConfig``: the refinement it is used
 with by default; none without one) and ``probabilities(frames, first_mask=None)``: RGB uint8
 (N, H, W, 3) -> foreground probability (N, h, w) on the method's own grid. ``segment_video`` brings
-that map to the video's size with the one refinement mechanism (``vosgan.refine``), and
+that map to the video's size with the one refinement mechanism (``vosgan.segmentation.refine``), and
 ``segment_sequences`` writes any method's masks in the DAVIS layout of ``vosgan segment``.
 """
 
@@ -19,13 +19,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vosgan.checkpoint import load_checkpoint, load_models
 from vosgan.config import SegmentConfig
 from vosgan.data.io import DataError
+from vosgan.models.checkpoint import load_checkpoint, load_models
 from vosgan.models.summary import parameter_count
 from vosgan.peers.common import checkpoint_method
-from vosgan.refine import refine as refine_maps
-from vosgan.segment import (
+from vosgan.segmentation.refine import refine as refine_maps
+from vosgan.segmentation.video import (
     Segmentation,
     SegmentReport,
     mark_complete,
@@ -36,7 +36,7 @@ from vosgan.segment import (
 
 
 class VOSGANSegmenter:
-    """The discriminator's shared encoder and motion stream (``vosgan.segment``)."""
+    """The discriminator's shared encoder and motion stream (``vosgan.segmentation.video``)."""
 
     method, needs_first_mask = "vosgan", False
 
@@ -55,7 +55,7 @@ class VOSGANSegmenter:
 
     def probabilities(self, frames: np.ndarray, first_mask: np.ndarray | None = None) -> np.ndarray:
         """The motion stream's map at the working size (N, h, w)."""
-        from vosgan.segment import working_maps
+        from vosgan.segmentation.video import working_maps
 
         return working_maps(self.discriminator, self.cfg, frames)[0].numpy()
 

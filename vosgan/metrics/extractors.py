@@ -29,7 +29,7 @@ class KitExtractor:
     frame_size = 32
 
     def __init__(self, path: str | os.PathLike):
-        from vosgan.featurenet import load_feature_network
+        from vosgan.metrics.featurenet import load_feature_network
 
         self.net, self.digest = load_feature_network(path), file_digest(path)
 
@@ -38,7 +38,7 @@ class KitExtractor:
 
     @torch.no_grad()
     def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
-        from vosgan.featurenet import prepare_frames
+        from vosgan.metrics.featurenet import prepare_frames
 
         return self.net.frame_features(prepare_frames(frames))
 
@@ -48,7 +48,7 @@ class KitExtractor:
 
     @torch.no_grad()
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:
-        from vosgan.featurenet import prepare_clips
+        from vosgan.metrics.featurenet import prepare_clips
 
         return self.net.clip_features(prepare_clips(video))
 

@@ -161,9 +161,9 @@ def score_generation(
     """FID, IS, FCD and motion coherency of ``generator`` against real clips ``real`` (M, 3, T, H, W)
     in [-1, 1], over ``sets`` sets of ``per_set`` generated clips (set s uses seed ``seed + s``; real
     clips are drawn per set with the same seed). ``discriminator`` segments the foreground for FCD."""
-    from vosgan.latent import sample_latents
     from vosgan.metrics.motion import motion_coherency
-    from vosgan.sampling import render
+    from vosgan.models.latent import sample_latents
+    from vosgan.models.sampling import render
 
     cfg = generator.cfg
     real_features = _batched(extractor.clip_features, real, batch)

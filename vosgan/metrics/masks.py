@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from einops import rearrange, reduce
 
-from vosgan.latent import sample_latents
-from vosgan.sampling import render, samples
+from vosgan.models.latent import sample_latents
+from vosgan.models.sampling import render, samples
 
 
 def centroid_path(mask: torch.Tensor) -> torch.Tensor:

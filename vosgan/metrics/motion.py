@@ -42,8 +42,8 @@ def motion_coherency(real: torch.Tensor, generated: torch.Tensor, max_fraction: 
 
 def model_motion_coherency(generator, dataset, count: int = 32, seed: int = 0) -> float:
     """MC of a generator against ``count`` clips of a ``ClipDataset`` (same geometry)."""
-    from vosgan.latent import sample_latents
-    from vosgan.sampling import render
+    from vosgan.models.latent import sample_latents
+    from vosgan.models.sampling import render
 
     count = min(count, len(dataset))
     order = np.random.default_rng(seed).permutation(len(dataset))[:count]

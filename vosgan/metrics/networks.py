@@ -273,7 +273,7 @@ def load_network_weights(network: nn.Module, path: str | os.PathLike) -> str:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}: give the path of a local copy (nothing is downloaded)")
-    from vosgan.checkpoint import safe_load
+    from vosgan.models.checkpoint import safe_load
 
     state = safe_load(path)
     if isinstance(state, dict) and "state_dict" in state:

@@ -9,7 +9,7 @@ from the other's. No labels anywhere.
 Differences from the paper, all forced by the kit's scale: flow is the kit's Farneback pipeline (the
 paper used PWC-Net); the networks are the paper's layouts at 64x64 with a few channels (its 3.4 M and
 1.5 M parameters shrunk about 30-fold); the paper's CRF post-processing is optional and off by default
-(``vosgan segment --refine crf``, ``vosgan.refine``). Eq. 7 is
+(``vosgan segment --refine crf``, ``vosgan.segmentation.refine``). Eq. 7 is
 symmetric in the region and its complement, so which side the generator calls foreground is an
 accident of training; at test time the kit keeps the side that covers less of the video
 (``polarity='smaller'``), a label-free rule.
@@ -30,7 +30,6 @@ from vosgan.config import SegmentConfig
 from vosgan.data.clips import resize_frames
 from vosgan.data.flow import FlowCache, farneback, pairs_flow
 from vosgan.models.summary import parameter_count
-from vosgan.optim import EMA, make_optimizer
 from vosgan.peers.common import (
     Decoder,
     Encoder,
@@ -43,7 +42,8 @@ from vosgan.peers.common import (
     step_generators,
     upsample,
 )
-from vosgan.refine import refine as refine_maps
+from vosgan.segmentation.refine import refine as refine_maps
+from vosgan.training.optim import EMA, make_optimizer
 
 METHOD = "cis"
 
@@ -399,7 +399,7 @@ class CISTrainer(PeerTrainer):
 class CISSegmenter(PeerSegmenter):
     """The trained mask generator as a video segmenter (Eq. 14): P_t is the mean of P_t(dT) over the
     dT in [-5, 5] \\ {0} with I_{t + dT} inside the video; then the polarity rule (module docstring).
-    The paper's CRF is one of the kit's refinements (``vosgan.refine``, ``--refine crf``)."""
+    The paper's CRF is one of the kit's refinements (``vosgan.segmentation.refine``, ``--refine crf``)."""
 
     method, setting, needs_first_mask = METHOD, "unsupervised", False
 

@@ -1,7 +1,7 @@
 """What the peer methods share: layers, training videos at the working size, the step-seeded
 training loop with atomic, resumable checkpoints, and loading a checkpoint that names its method.
 
-A peer checkpoint is a kit checkpoint (``vosgan.checkpoint``): ``config``, ``generator`` and
+A peer checkpoint is a kit checkpoint (``vosgan.models.checkpoint``): ``config``, ``generator`` and
 ``discriminator`` weights (CIS: mask generator and inpainter; FaSTGAN: regressor and critics), plus
 ``method`` and ``train`` (steps, seconds, labels used). Every training step draws its data and noise
 from generators seeded by (seed, step), so a resumed run repeats exactly what it would have done.
@@ -22,17 +22,17 @@ from einops import rearrange
 from torch import nn
 from tqdm.auto import tqdm
 
-from vosgan.checkpoint import (
+from vosgan.config import SegmentConfig
+from vosgan.data.clips import resize_frames
+from vosgan.data.io import DataError
+from vosgan.models.checkpoint import (
     evaluated_weights,
     load_checkpoint,
     load_weights,
     require_method,
     save_checkpoint,
 )
-from vosgan.config import SegmentConfig
-from vosgan.data.clips import resize_frames
-from vosgan.data.io import DataError
-from vosgan.optim import EMA
+from vosgan.training.optim import EMA
 
 
 def conv_bn(c_in: int, c_out: int, stride: int = 1, dilation: int = 1, act: bool = True) -> nn.Sequential:
@@ -120,7 +120,7 @@ def training_videos(data: str, split: str, size: int, need_masks: bool = False, 
     """``data='synthetic'``: that split of the embedded evaluation benchmark (``EVAL_BENCHMARK``);
     otherwise a dataset folder read in ``fmt`` (DAVIS splits from ``ImageSets``)."""
     if data == "synthetic":
-        from vosgan.metrics.segmenter import RealClips
+        from vosgan.segmentation.evaluation import RealClips
 
         clips = RealClips.benchmark(split)
         frames = {n: resize_frames(f, size) for n, f in clips.frames.items()}
@@ -262,7 +262,7 @@ def train_peer(trainer, iterations: int, out, resume: bool = False, checkpoint_e
     steps in the run folder ``out``: ``checkpoint.pt`` (atomic, every ``checkpoint_every`` steps, at the
     end and on SIGTERM) and ``metrics.jsonl``; ``resume`` continues the folder's checkpoint exactly.
     ``trainer.stop_signal`` is the signal that stopped it early, or None."""
-    from vosgan.runs import prepare_run_folder, truncate_log
+    from vosgan.training.runs import prepare_run_folder, truncate_log
 
     out = Path(out)
     path = prepare_run_folder(out, resume)

@@ -33,7 +33,6 @@ from torch import nn
 from vosgan.data.clips import resize_frames
 from vosgan.data.io import DataError
 from vosgan.models.summary import parameter_count
-from vosgan.optim import make_optimizer
 from vosgan.peers.common import (
     Decoder,
     Encoder,
@@ -44,6 +43,7 @@ from vosgan.peers.common import (
     load_peer,
     step_generators,
 )
+from vosgan.training.optim import make_optimizer
 
 METHOD = "fastgan"
 # Table 1's ablation: which critics are on.
@@ -316,7 +316,7 @@ class FaSTGANSegmenter(PeerSegmenter):
     @torch.no_grad()
     def probabilities(self, frames: np.ndarray, first_mask: np.ndarray | None = None) -> np.ndarray:
         """RGB uint8 (N, H, W, 3) and the first frame's ids (H, W) -> foreground probability (N, S, S) at
-        the working size (``vosgan.refine`` brings it to the video's)."""
+        the working size (``vosgan.segmentation.refine`` brings it to the video's)."""
         if first_mask is None:
             raise DataError("FaSTGAN is semi-supervised: it needs the first frame's annotation")
         cfg = self.cfg

@@ -6,7 +6,7 @@ discriminator as is), each of them fine-tuned on ground truth; the supervised ba
 network from scratch on ground truth); and the unsupervised Farneback-magnitude baseline. Then the
 annotation-efficiency curve: adversarial + fine-tuning against the baseline for a share of labels,
 and the same segmenters on the benchmark with a moving camera. Evaluation is DAVIS 2016 style (one
-binary foreground) at the benchmark's original resolution, every row refined alike (``vosgan.refine``).
+binary foreground) at the benchmark's original resolution, every row refined alike (``vosgan.segmentation.refine``).
 Also the real-footage gallery of notebook 04 (``footage_gallery``).
 """
 
@@ -20,16 +20,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
 from vosgan.config import SegmentConfig, VOSGANConfig
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import SyntheticClip, make_benchmark
-from vosgan.finetune import finetune, train_on_generator
 from vosgan.metrics.evaluate import evaluate_arrays
-from vosgan.metrics.segmenter import evaluate_segmenter
 from vosgan.models import Discriminator, Generator
-from vosgan.refine import refine as refine_maps
-from vosgan.segment import segment_frames
+from vosgan.segmentation.baselines import BASELINE_NAMES, ThresholdBaseline
+from vosgan.segmentation.evaluation import evaluate_segmenter
+from vosgan.segmentation.refine import refine as refine_maps
+from vosgan.segmentation.video import segment_frames
+from vosgan.training.finetune import finetune, train_on_generator
 
 TABLE_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
@@ -48,7 +48,7 @@ class SegmentationExperiment:
     fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
     seed: int = 0
     curve_seeds: int = 1  # fine-tuning seeds per point of the annotation curve (mean +- std when > 1)
-    # how every row's maps (the baselines' masks too) reach the frames' size (vosgan.refine); None: the
+    # how every row's maps (the baselines' masks too) reach the frames' size (vosgan.segmentation.refine); None: the
     # GAN checkpoint's own refinement
     refine: str | None = None
     # the same benchmark with camera pan, zoom and noise at this difficulty: the table's segmenters (as
@@ -200,7 +200,7 @@ def run_experiments(
 
 
 def refined_baseline(baseline: ThresholdBaseline, frames: np.ndarray, refine: str) -> np.ndarray:
-    """A threshold baseline's mask (N, H, W) uint8, refined as the methods' maps are (``vosgan.refine``)."""
+    """A threshold baseline's mask (N, H, W) uint8, refined as the methods' maps are (``segmentation.refine``)."""
     mask = baseline.predict(frames)
     if refine == "none":
         return mask
@@ -260,7 +260,7 @@ def footage_gallery(discriminator: Discriminator, cfg: VOSGANConfig, frames: int
     refined column uses the model's refinement, or the guided filter for a model that records none."""
     from vosgan.data.clips import resize_frames
     from vosgan.data.samples import available_samples, read_sample
-    from vosgan.segment import segment_frames, working_maps
+    from vosgan.segmentation.video import segment_frames, working_maps
 
     refine = cfg.segment.refine if cfg.segment.refine != "none" else "guided"
     rows = []

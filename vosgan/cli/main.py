@@ -54,7 +54,7 @@ def _training_split(args: argparse.Namespace) -> str:
 def _train(args: argparse.Namespace) -> int:
     from vosgan.config import build_config
     from vosgan.data.sources import load_dataset
-    from vosgan.runs import prepare_run_folder, run_training
+    from vosgan.training.runs import prepare_run_folder, run_training
 
     cfg = build_config(args.preset, args.ablation, _overrides(args))
     prepare_run_folder(Path(args.out), args.resume)  # before the data: a bad --out fails in a second, not minutes
@@ -170,10 +170,10 @@ def _synth(args: argparse.Namespace) -> None:
 
 
 def _segment(args: argparse.Namespace) -> None:
-    from vosgan.checkpoint import load_models
     from vosgan.device import resolve_device
+    from vosgan.models.checkpoint import load_models
     from vosgan.peers.common import checkpoint_method
-    from vosgan.segment import segment_path
+    from vosgan.segmentation.video import segment_path
 
     if checkpoint_method(args.checkpoint) != "vosgan":
         return _segment_peer(args)
@@ -200,7 +200,7 @@ def _segment_peer(args: argparse.Namespace) -> None:
     """``vosgan segment`` with a CIS or FaSTGAN checkpoint (the same outputs, one sequence at a time)."""
     from vosgan.device import resolve_device
     from vosgan.methods import load_segmenter, segment_sequences
-    from vosgan.segment import check_output, input_sequences
+    from vosgan.segmentation.video import check_output, input_sequences
 
     if args.size or args.flow:
         raise ValueError("--size and --flow apply to VOS-GAN checkpoints only; this one is a peer method's")
@@ -259,12 +259,12 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _finetune(args: argparse.Namespace) -> None:
-    from vosgan.checkpoint import load_checkpoint, load_models, model_state, save_checkpoint
     from vosgan.data.io import check_out_file
     from vosgan.data.sources import load_dataset
     from vosgan.device import resolve_device, seed_everything
-    from vosgan.finetune import finetune
     from vosgan.models import Discriminator
+    from vosgan.models.checkpoint import load_checkpoint, load_models, model_state, save_checkpoint
+    from vosgan.training.finetune import finetune
 
     check_out_file(args.out, [args.checkpoint], args.overwrite)
     device = resolve_device(args.device)
@@ -303,15 +303,15 @@ def _finetune(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from vosgan.checkpoint import export_weights
     from vosgan.data.io import check_out_file
+    from vosgan.models.checkpoint import export_weights
 
     check_out_file(args.out, [args.checkpoint], args.overwrite)
     updates = {}
-    if args.bn_clips:  # D's BatchNorm statistics from real clips of the training data (vosgan.recalibrate)
-        from vosgan.checkpoint import load_models
+    if args.bn_clips:  # D's BatchNorm statistics from real clips of the training data (vosgan.training.recalibrate)
         from vosgan.data.sources import load_dataset
-        from vosgan.recalibrate import recalibrate_batchnorm
+        from vosgan.models.checkpoint import load_models
+        from vosgan.training.recalibrate import recalibrate_batchnorm
 
         cfg, _, discriminator = load_models(args.checkpoint)
         split = _training_split(args)
@@ -335,8 +335,8 @@ def _export(args: argparse.Namespace) -> None:
         if value is not None
     }
     if segment:
-        from vosgan.checkpoint import load_checkpoint, require_method
         from vosgan.config import VOSGANConfig
+        from vosgan.models.checkpoint import load_checkpoint, require_method
 
         state = load_checkpoint(args.checkpoint)
         require_method(state, args.checkpoint, "vosgan")
@@ -519,10 +519,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_export)
 
-    from vosgan.commands import add_parsers
+    from vosgan.cli.experiments import add_parsers
 
     add_parsers(sub, _add_common, POSITIVE_INT)
-    from vosgan.peers.commands import add_peer_parsers
+    from vosgan.cli.peers import add_peer_parsers
 
     add_peer_parsers(sub, _add_common, POSITIVE_INT)
     return parser

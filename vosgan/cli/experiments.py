@@ -1,6 +1,6 @@
 """The paper's other experiments as `vosgan` subcommands: ``features``, ``generation``, ``table4``,
 ``actions``, ``unlabeled-curve``, and ``refine-sweep`` (a model's refinement chosen on val; registered
-by ``vosgan.cli.build_parser``)."""
+by ``vosgan.cli.main.build_parser``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from vosgan.paths import SHIPPED
 
 
 def _features(args: argparse.Namespace) -> None:
-    from vosgan.featurenet import save_feature_network, train_feature_network
+    from vosgan.metrics.featurenet import save_feature_network, train_feature_network
 
     if Path(args.out).exists() and not args.overwrite:
         raise ValueError(f"{args.out} exists; pass --overwrite to replace it")
@@ -25,9 +25,9 @@ def _features(args: argparse.Namespace) -> None:
 
 
 def _generation(args: argparse.Namespace) -> None:
-    from vosgan.checkpoint import load_models
     from vosgan.metrics.extractors import make_extractor
     from vosgan.metrics.generation import score_generation
+    from vosgan.models.checkpoint import load_models
 
     if args.out:
         check_out_file(args.out, [args.checkpoint], args.overwrite)
@@ -43,10 +43,10 @@ def _generation(args: argparse.Namespace) -> None:
 
 
 def _table4(args: argparse.Namespace) -> None:
-    from vosgan.ablation import score_rows, table_text, train_rows
-    from vosgan.checkpoint import load_checkpoint
     from vosgan.config import VOSGANConfig, recipe
+    from vosgan.experiments.ablation import score_rows, table_text, train_rows
     from vosgan.metrics.extractors import make_extractor
+    from vosgan.models.checkpoint import load_checkpoint
 
     result = check_own_result(Path(args.out) / "table4.json")
     base = VOSGANConfig.from_dict(load_checkpoint(args.recipe_from)["config"])
@@ -72,9 +72,9 @@ def _run_name(path: str) -> str:
 
 
 def _actions(args: argparse.Namespace) -> None:
-    from vosgan.checkpoint import load_models
+    from vosgan.experiments.representation import LabelledVideos, compare_discriminators, weizmann_split
     from vosgan.models import Discriminator
-    from vosgan.representation import LabelledVideos, compare_discriminators, weizmann_split
+    from vosgan.models.checkpoint import load_models
 
     if args.out:
         check_out_file(args.out, [args.checkpoint, *(args.compare or [])], args.overwrite)
@@ -121,7 +121,7 @@ def _actions(args: argparse.Namespace) -> None:
 
 def _unlabeled_curve(args: argparse.Namespace) -> None:
     from vosgan.config import get_preset
-    from vosgan.unlabeled_curve import unlabeled_curve
+    from vosgan.experiments.unlabeled import unlabeled_curve
 
     try:
         fractions = tuple(float(f) for f in args.fractions.split(","))
@@ -145,8 +145,8 @@ def _unlabeled_curve(args: argparse.Namespace) -> None:
 def _refine_sweep(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
-    from vosgan.checkpoint import load_models
-    from vosgan.metrics.segmenter import EVAL_BENCHMARK, RealClips, refinement_sweep
+    from vosgan.models.checkpoint import load_models
+    from vosgan.segmentation.evaluation import EVAL_BENCHMARK, RealClips, refinement_sweep
 
     if args.out:
         check_out_file(args.out, [args.checkpoint], args.overwrite)

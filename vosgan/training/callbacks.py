@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from vosgan.data.io import read_jsonl
 
 if TYPE_CHECKING:
-    from vosgan.train import Trainer
+    from vosgan.training.trainer import Trainer
 
 
 class Callback:
@@ -65,7 +65,7 @@ class Checkpointer(Callback):
 
     def save(self, trainer: Trainer) -> None:
         """Write the checkpoint, unless the weights are no longer finite: then the last good one stays."""
-        from vosgan.checkpoint import save_checkpoint
+        from vosgan.models.checkpoint import save_checkpoint
 
         if not trainer.dist.is_main:
             return
@@ -93,8 +93,8 @@ class SampleGrid(Callback):
     def on_step(self, trainer, metrics):
         if not (self.every and trainer.step % self.every == 0 and trainer.dist.is_main):
             return
-        from vosgan.sampling import samples
-        from vosgan.viz import save_streams_figure
+        from vosgan.models.sampling import samples
+        from vosgan.viz.frames import save_streams_figure
 
         # The same seed every time: the grids of one run show the same latents improving. The
         # trainer puts both networks back in training mode at its next step.
@@ -109,7 +109,7 @@ class SampleGrid(Callback):
 
 class SegmenterMonitor(Callback):
     """Every ``every`` steps and at the end: the real-clip evaluation of the run (``evaluation``, a
-    ``vosgan.metrics.segmenter.SegmenterEvaluation`` on the val split) appended to ``folder/evaluation.jsonl``;
+    ``vosgan.segmentation.evaluation.SegmenterEvaluation`` on the val split) appended to ``folder/evaluation.jsonl``;
     the snapshot with the best val J so far is kept as ``folder/best.pt`` (weights only, with its scores).
     """
 
@@ -121,11 +121,11 @@ class SegmenterMonitor(Callback):
         self.last_step = rows[-1]["step"] if rows else -1
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
-        from vosgan.checkpoint import model_state, save_checkpoint
+        from vosgan.models.checkpoint import model_state, save_checkpoint
 
         discriminator = trainer.D_samples
         if trainer.cfg.train.bn_clips:
-            from vosgan.recalibrate import recalibrate_batchnorm
+            from vosgan.training.recalibrate import recalibrate_batchnorm
 
             discriminator = recalibrate_batchnorm(
                 discriminator, trainer.dataset, trainer.cfg.train.bn_clips, seed=trainer.seed

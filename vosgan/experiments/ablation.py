@@ -24,7 +24,7 @@ def train_rows(
     from functools import cache
 
     from vosgan.data.sources import load_dataset
-    from vosgan.runs import train_once
+    from vosgan.training.runs import train_once
 
     @cache
     def dataset():  # one dataset for every row, made only if a row still has to train
@@ -42,8 +42,8 @@ def train_rows(
 
 def score_rows(checkpoints: dict[str, Path], extractor, sets: int = 20, per_set: int = 64, seed: int = 0) -> list[dict]:
     """[{row, steps, scores: {metric: GenerationScore dict}}] for each trained row."""
-    from vosgan.checkpoint import load_checkpoint, load_models
     from vosgan.metrics.generation import real_clips, score_generation
+    from vosgan.models.checkpoint import load_checkpoint, load_models
 
     table = []
     for row, path in checkpoints.items():

@@ -17,11 +17,11 @@ import torch
 from PIL import Image, ImageDraw
 
 from vosgan.config import TRAJECTORIES
-from vosgan.latent import random_trajectory, slerp, trajectory
 from vosgan.metrics.masks import centroid_path
 from vosgan.models import Discriminator, Generator, GeneratorOutput
-from vosgan.sampling import LatentPoint, render
-from vosgan.viz import (
+from vosgan.models.latent import random_trajectory, slerp, trajectory
+from vosgan.models.sampling import LatentPoint, render
+from vosgan.viz.frames import (
     STREAMS,
     colour_wheel,
     discriminator_flow_frames,
@@ -250,7 +250,7 @@ class LatentExplorer:
 
     def load(self, path: str) -> str:
         """Switch to the networks of another checkpoint (same controls, empty cache)."""
-        from vosgan.checkpoint import load_models
+        from vosgan.models.checkpoint import load_models
 
         if not path:
             raise ValueError("name a VOS-GAN checkpoint in the 'checkpoint' field, e.g. checkpoints/vosgan-small.pt")
@@ -292,7 +292,7 @@ class LatentExplorer:
 
     def figure(self, frames: int = 8):
         """A static matplotlib figure of the current state (for papermill runs and saved figures)."""
-        from vosgan.viz import streams_figure
+        from vosgan.viz.frames import streams_figure
 
         return streams_figure(
             self.output(),

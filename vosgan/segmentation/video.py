@@ -32,8 +32,8 @@ from vosgan.data.io import (
 from vosgan.data.readers import Sequence, read_davis, read_folder
 from vosgan.device import autocast
 from vosgan.models import Discriminator
-from vosgan.refine import Refiner
-from vosgan.refine import refine as refine_maps
+from vosgan.segmentation.refine import Refiner
+from vosgan.segmentation.refine import refine as refine_maps
 
 
 @dataclass

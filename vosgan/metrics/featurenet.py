@@ -127,7 +127,7 @@ def accuracies(net: FeatureNet, video: torch.Tensor, labels: dict[str, torch.Ten
 
 
 def save_feature_network(net: FeatureNet, path: str | os.PathLike, scores: dict[str, float], recipe: dict) -> Path:
-    from vosgan.checkpoint import save_checkpoint
+    from vosgan.models.checkpoint import save_checkpoint
 
     state = {
         "kind": "feature-network",
@@ -140,7 +140,7 @@ def save_feature_network(net: FeatureNet, path: str | os.PathLike, scores: dict[
 
 
 def load_feature_network(path: str | os.PathLike) -> FeatureNet:
-    from vosgan.checkpoint import CheckpointError, safe_load
+    from vosgan.models.checkpoint import CheckpointError, safe_load
 
     if not Path(path).is_file():
         raise CheckpointError(f"no feature network at {path}; train one with `vosgan features --out {path}`")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from vosgan.callbacks import Callback
 from vosgan.config import VOSGANConfig
-from vosgan.train import Trainer
+from vosgan.training.callbacks import Callback
+from vosgan.training.trainer import Trainer
 
 
 def run_training(
@@ -39,15 +39,15 @@ def run_training(
 
     ``iterations`` defaults to the preset's epochs (25 in the paper) over this dataset.
     ``threads`` pins the intra-op threads; None adapts them to the machine's load (``ThreadTuner``).
-    ``evaluate_every`` > 0 adds the real-clip evaluation (``vosgan.callbacks.SegmenterMonitor``, val
+    ``evaluate_every`` > 0 adds the real-clip evaluation (``vosgan.training.callbacks.SegmenterMonitor``, val
     split of the embedded benchmark): ``evaluation.jsonl`` and ``best.pt`` (best val J) in ``out``.
 
     An existing checkpoint is continued with ``resume=True`` and never silently overwritten. ``init``
-    starts a new run from another checkpoint's weights (``vosgan.checkpoint.init_from``).
+    starts a new run from another checkpoint's weights (``vosgan.models.checkpoint.init_from``).
     """
-    from vosgan.callbacks import Checkpointer, MetricsLog, SampleGrid
-    from vosgan.checkpoint import init_from, resume_from
-    from vosgan.distributed import setup_distributed
+    from vosgan.models.checkpoint import init_from, resume_from
+    from vosgan.training.callbacks import Checkpointer, MetricsLog, SampleGrid
+    from vosgan.training.distributed import setup_distributed
 
     out = Path(out)
     path = prepare_run_folder(out, resume)
@@ -91,12 +91,12 @@ def run_training(
         if threads:
             torch.set_num_threads(threads)
         elif dist.device.type == "cpu":
-            from vosgan.callbacks import ThreadTuner
+            from vosgan.training.callbacks import ThreadTuner
 
             cbs.insert(0, ThreadTuner(torch.get_num_threads()))
         if evaluate_every and dist.is_main:
-            from vosgan.callbacks import SegmenterMonitor
-            from vosgan.metrics.segmenter import SegmenterEvaluation
+            from vosgan.segmentation.evaluation import SegmenterEvaluation
+            from vosgan.training.callbacks import SegmenterMonitor
 
             cbs.append(SegmenterMonitor(out, evaluate_every, SegmenterEvaluation("val")))
         cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
@@ -117,8 +117,8 @@ def run_training(
 def prepare_run_folder(out: Path, resume: bool) -> Path:
     """Check a run folder before any long work: writable, a checkpoint to resume (``resume``) or none to
     overwrite (not ``resume``); removes temporary files an interrupted save left. Returns the checkpoint path."""
-    from vosgan.checkpoint import remove_partial_writes
     from vosgan.data.io import ensure_writable_folder
+    from vosgan.models.checkpoint import remove_partial_writes
 
     path = out / "checkpoint.pt"
     if resume and not path.is_file():

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
 from vosgan.config import SegmentConfig
 from vosgan.data.flow import FlowCache
 from vosgan.data.io import DataError, write_indexed_png, write_result
 from vosgan.methods import Timing, load_segmenter, segment_sequences
 from vosgan.metrics.evaluate import evaluate_folders
-from vosgan.metrics.segmenter import EVAL_BENCHMARK
-from vosgan.refine import refine as refine_maps
-from vosgan.segment import Segmentation, write_segmentation
+from vosgan.segmentation.baselines import BASELINE_NAMES, ThresholdBaseline
+from vosgan.segmentation.evaluation import EVAL_BENCHMARK
+from vosgan.segmentation.refine import refine as refine_maps
+from vosgan.segmentation.video import Segmentation, write_segmentation
 
 TASK = "semi-supervised"
 
@@ -44,7 +44,7 @@ class Row:
     train_seconds: float | None
     parameters: int | None
     failed: int = 0
-    refine: str = "none"  # how the method's maps reached the frames' resolution (vosgan.refine)
+    refine: str = "none"  # how the method's maps reached the frames' resolution (vosgan.segmentation.refine)
 
 
 @dataclass
@@ -153,7 +153,7 @@ def score(truth: Path, masks: Path, names: list[str]) -> tuple[dict, dict]:
 
 def baseline_row(kind: str, train, sequences, out: Path, truth: Path, names: list[str], refine: str = "none") -> Row:
     """A threshold baseline: its threshold fitted on the train split's masks, then timed and scored;
-    its binary masks refined (``vosgan.refine``) when ``refine`` is not 'none'."""
+    its binary masks refined (``vosgan.segmentation.refine``) when ``refine`` is not 'none'."""
     if not train:
         raise DataError("the baselines choose their threshold on a train split; this dataset has none")
     begin = time.perf_counter()

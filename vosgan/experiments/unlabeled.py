@@ -58,10 +58,10 @@ def unlabeled_curve(
     clips, so smaller sets are subsets of larger ones) for ``iterations`` steps with ``seed``, each in
     ``out/share_<pct>`` (a finished share is kept), and score its discriminator on the test split of a
     ``test_count``-clip benchmark."""
-    from vosgan.checkpoint import load_models
     from vosgan.data.sources import load_dataset
-    from vosgan.metrics.segmenter import RealClips, segmenter_scores
-    from vosgan.runs import train_once
+    from vosgan.models.checkpoint import load_models
+    from vosgan.segmentation.evaluation import RealClips, segmenter_scores
+    from vosgan.training.runs import train_once
 
     test = RealClips.benchmark("test", count=test_count)
     rows = []

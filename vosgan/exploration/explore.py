@@ -2,7 +2,7 @@
 
 Interpolations along each space, the SLERP/LERP/random contrast and the discriminator's view of a
 clip. Every function returns tensors (a ``GeneratorOutput`` whose batch axis walks the
-interpolation) and leaves rendering to ``vosgan.viz``; sampling itself is ``vosgan.sampling``.
+interpolation) and leaves rendering to ``vosgan.viz.frames``; sampling itself is ``vosgan.models.sampling``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from einops import repeat
 
 from vosgan.data.clips import to_uint8
 from vosgan.data.flow import batch_flow
-from vosgan.latent import random_trajectory, slerp, trajectory
 from vosgan.models import Discriminator, Generator, GeneratorOutput
-from vosgan.sampling import LatentPoint, render
+from vosgan.models.latent import random_trajectory, slerp, trajectory
+from vosgan.models.sampling import LatentPoint, render
 
 
 def _positions(steps: int) -> torch.Tensor:
@@ -85,9 +85,9 @@ def discriminator_view(generator: Generator, discriminator: Discriminator, point
 
     The generator's own mask (the segmentation target) next to the discriminator's segmentation,
     and Farneback flow of the clip (the flow target) next to the discriminator's flow, which is shown
-    at its own scale (``vosgan.viz.discriminator_flow_frames``: several times weaker than the target).
+    at its own scale (``vosgan.viz.frames.discriminator_flow_frames``: several times weaker than the target).
     """
-    from vosgan.viz import FLOW_DISPLAY_FRACTION, discriminator_flow_frames, flow_frames, mask_frames
+    from vosgan.viz.frames import FLOW_DISPLAY_FRACTION, discriminator_flow_frames, flow_frames, mask_frames
 
     cfg = generator.cfg
     out = render(generator, point.z_c[None], trajectory(point.start[None], point.end[None], cfg.frames, "slerp"))
@@ -102,3 +102,28 @@ def discriminator_view(generator: Generator, discriminator: Discriminator, point
         "Farneback flow OF(G(z))": flow_frames(batch_flow(out.video)[0], limit),
         "D flow": discriminator_flow_frames(d.flow_pixels[0])[0],  # at its own scale: several times weaker
     }
+
+
+@torch.no_grad()
+def latent_effects(generator: Generator, pairs: int = 10, steps: int = 5, seed: int = 0) -> dict[str, float]:
+    """How much each latent space moves each stream: mean over ``pairs`` random pairs of the summed
+    mean |change| between consecutive points of a ``steps``-point interpolation.
+
+    ``zm_mask``, ``zm_foreground``: along z_M (scene fixed); ``zc_background``, ``zc_mask``: along z_C
+    (motion fixed). A generator whose two spaces are separated has zm_mask >= zc_mask.
+    """
+
+    def change(x: torch.Tensor) -> float:  # (steps, ...) -> summed mean |x_{s+1} - x_s|
+        return float((x[1:] - x[:-1]).abs().flatten(1).mean(1).sum())
+
+    totals = {"zm_mask": 0.0, "zm_foreground": 0.0, "zc_background": 0.0, "zc_mask": 0.0}
+    dim = generator.cfg.latent.dim
+    for i in range(pairs):
+        a, b = LatentPoint.from_seed(dim, seed * 10_007 + 2 * i), LatentPoint.from_seed(dim, seed * 10_007 + 2 * i + 1)
+        motion = motion_interpolation(generator, a, b, steps)
+        scene = scene_interpolation(generator, a, b, steps)
+        totals["zm_mask"] += change(motion.mask)
+        totals["zm_foreground"] += change(motion.foreground)
+        totals["zc_background"] += change(scene.background)
+        totals["zc_mask"] += change(scene.mask)
+    return {k: v / pairs for k, v in totals.items()}

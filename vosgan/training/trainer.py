@@ -1,7 +1,7 @@
 """The trainer: alternate a discriminator step (Eq. 2) and a generator step (Eq. 3).
 
 Small on purpose: ``d_step``, ``g_step``, a loop and callbacks. Checkpoint files, logging,
-sample grids (``vosgan.callbacks``) and process groups (``vosgan.distributed``) live elsewhere.
+sample grids (``vosgan.training.callbacks``) and process groups (``vosgan.training.distributed``) live elsewhere.
 """
 
 from __future__ import annotations
@@ -14,17 +14,12 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from vosgan.augment import (
-    DiffAugment,
-    add_static_decoy,
-    camouflage_foreground,
-    glide_foreground,
-    paste_on_backgrounds,
-    shift_foreground,
-    temporal_median,
-)
-from vosgan.callbacks import Callback, ProgressBar
-from vosgan.checkpoint import (
+from vosgan.config import VOSGANConfig
+from vosgan.data.datasets import make_loader
+from vosgan.data.flow import batch_flow, flow_to_target
+from vosgan.device import autocast, resolve_precision
+from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
+from vosgan.models.checkpoint import (
     CheckpointError,
     check_config,
     is_export,
@@ -33,15 +28,20 @@ from vosgan.checkpoint import (
     nonfinite_tensors,
     require_method,
 )
-from vosgan.config import VOSGANConfig
-from vosgan.data.datasets import make_loader
-from vosgan.data.flow import batch_flow, flow_to_target
-from vosgan.device import autocast, resolve_precision
-from vosgan.distributed import DistInfo, all_finite
-from vosgan.latent import sample_latents
-from vosgan.losses import alpha_at, discriminator_loss, generator_loss, r1_penalty
-from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
-from vosgan.optim import EMA, make_optimizer
+from vosgan.models.latent import sample_latents
+from vosgan.training.augment import (
+    DiffAugment,
+    add_static_decoy,
+    camouflage_foreground,
+    glide_foreground,
+    paste_on_backgrounds,
+    shift_foreground,
+    temporal_median,
+)
+from vosgan.training.callbacks import Callback, ProgressBar
+from vosgan.training.distributed import DistInfo, all_finite
+from vosgan.training.losses import alpha_at, discriminator_loss, generator_loss, r1_penalty
+from vosgan.training.optim import EMA, make_optimizer
 
 
 @contextlib.contextmanager

@@ -15,10 +15,10 @@ from tqdm.auto import tqdm
 from vosgan.data.datasets import ClipDataset, make_loader
 from vosgan.data.io import DataError
 from vosgan.device import autocast
-from vosgan.latent import sample_latents
-from vosgan.losses import weighted_segmentation_loss
 from vosgan.models import Discriminator, Generator
-from vosgan.optim import make_optimizer
+from vosgan.models.latent import sample_latents
+from vosgan.training.losses import weighted_segmentation_loss
+from vosgan.training.optim import make_optimizer
 
 
 def segmentation_parameters(discriminator: Discriminator) -> list[torch.nn.Parameter]:

@@ -1,5 +1,5 @@
 """The main job: run the notebooks in order with papermill, executed copies to a run folder,
-figures to ``figures/``. ``python -m vosgan.reproduce`` (``make all``)."""
+figures to ``figures/``. ``python -m vosgan.experiments.reproduce`` (``make all``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import os
 import time
 from pathlib import Path
 
-from vosgan.checkpoint import load_checkpoint
 from vosgan.config import VOSGANConfig, recipe
+from vosgan.models.checkpoint import load_checkpoint
 from vosgan.paths import NOTEBOOKS_DIR, SHIPPED
 
 

@@ -1,6 +1,6 @@
 """One row per training run folder, for the table that compares recipes (docs/training-recipes.md).
 
-``python -m vosgan.screening RUN [RUN ...]`` prints a Markdown table: the options that differ from
+``python -m vosgan.experiments.screening RUN [RUN ...]`` prints a Markdown table: the options that differ from
 the preset, the step with the best val J and its scores (J, J on frozen clips, the baselines' J),
 the flow head's error against predicting no motion, the latent effects, how the generator's objects
 move at that step (net travel per frame beside the data's, the share that swell, the z_M/z_C
@@ -40,8 +40,8 @@ def summarize_run(folder: str | Path, masks: bool = True) -> dict:
         row.update({"J_flow_baseline": best["J_flow_baseline"], "J_median_baseline": best.get("J_median_baseline")})
         row["last J"] = evals[-1]["J"]
     if masks and (folder / "best.pt").exists():
-        from vosgan.checkpoint import load_models
         from vosgan.metrics.masks import mask_report
+        from vosgan.models.checkpoint import load_models
 
         _, gen, disc = load_models(folder / "best.pt")
         report = mask_report(gen, disc, count=32, seed=1)

@@ -1,4 +1,4 @@
-"""``vosgan train-peer`` (CIS, FaSTGAN) and ``vosgan compare`` (registered by ``vosgan.cli.build_parser``)."""
+"""``vosgan train-peer`` (CIS, FaSTGAN) and ``vosgan compare`` (registered by ``vosgan.cli.main.build_parser``)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def make_trainer(args: argparse.Namespace):
 
 def _train_peer(args: argparse.Namespace) -> int:
     from vosgan.peers.common import train_peer
-    from vosgan.runs import prepare_run_folder
+    from vosgan.training.runs import prepare_run_folder
 
     cis_only = [f"--{k.replace('_', '-')}" for k in cis_options(args)]
     if cis_only and args.method != "cis":
@@ -97,8 +97,8 @@ def parse_checkpoints(items: list[str] | None) -> dict[str, str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from vosgan.compare import compare
     from vosgan.device import resolve_device
+    from vosgan.experiments.compare import compare
 
     baselines = tuple(b for b in args.baselines.split(",") if b)
     result = compare(

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from vosgan.device import autocast
-from vosgan.latent import sample_latents
 from vosgan.models import Discriminator, DiscriminatorOutput, Generator, GeneratorOutput
+from vosgan.models.latent import sample_latents
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def slerp_figure(steps: int = 9):
     """SLERP and LERP between two points of a circle: SLERP stays on it at constant speed."""
     import torch
 
-    from vosgan.latent import lerp, slerp
+    from vosgan.models.latent import lerp, slerp
 
     a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[-0.3, 0.95]])
     b = b / b.norm()

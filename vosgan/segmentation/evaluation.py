@@ -14,16 +14,16 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from einops import repeat
 
-from vosgan.baselines import BASELINE_NAMES, ThresholdBaseline
 from vosgan.data.clips import resize_frames
 from vosgan.data.flow import farneback
 from vosgan.data.io import DataError
 from vosgan.data.synthetic import make_benchmark
+from vosgan.exploration.explore import latent_effects
 from vosgan.metrics.evaluate import evaluate_arrays
 from vosgan.models import Discriminator, Generator
+from vosgan.segmentation.baselines import BASELINE_NAMES, ThresholdBaseline
 
 # The embedded evaluation benchmark: 200 videos of 32 frames at 64x64 (70/15/15 splits), seed 0.
 # GAN training on synthetic data draws from a disjoint pool (vosgan.data.synthetic.unlabeled_pool).
@@ -67,7 +67,7 @@ def segment_clips(
 ) -> dict[str, np.ndarray]:
     """The discriminator's masks (ids (N, H, W)) of every clip, at the clip's own size, refined as the
     model's config says or by ``refine``."""
-    from vosgan.segment import segment_frames
+    from vosgan.segmentation.video import segment_frames
 
     return {n: segment_frames(discriminator, cfg, f, refine=refine).masks(threshold) for n, f in clips.frames.items()}
 
@@ -86,8 +86,8 @@ def refinement_sweep(discriminator: Discriminator, cfg, clips: RealClips, candid
     """J, F, frozen J and the refinement's frames/s on ``clips`` for each candidate ``SegmentConfig``
     (its ``refine``, ``refine_radius``, ``refine_eps``; the working size is the model's): the network
     runs once per clip, the refinements on its maps. Choose on val, report on test."""
-    from vosgan.refine import refine
-    from vosgan.segment import working_maps
+    from vosgan.segmentation.refine import refine
+    from vosgan.segmentation.video import working_maps
 
     sets = {"": clips, "frozen": clips.frozen()}
     maps = {
@@ -108,7 +108,7 @@ def refinement_sweep(discriminator: Discriminator, cfg, clips: RealClips, candid
 def flow_error(discriminator: Discriminator, cfg, clips: RealClips) -> dict[str, float]:
     """Mean end-point error (pixels per frame at the working size) of the discriminator's flow against
     Farneback flow of each clip at that size, next to the error of predicting zero flow."""
-    from vosgan.segment import segment_frames
+    from vosgan.segmentation.video import segment_frames
 
     errors, zero = [], []
     for frames in clips.frames.values():
@@ -118,33 +118,6 @@ def flow_error(discriminator: Discriminator, cfg, clips: RealClips) -> dict[str,
         errors.append(np.linalg.norm(pred - target, axis=-1).mean())
         zero.append(np.linalg.norm(target, axis=-1).mean())
     return {"flow_epe": float(np.mean(errors)), "flow_epe_zero": float(np.mean(zero))}
-
-
-@torch.no_grad()
-def latent_effects(generator: Generator, pairs: int = 10, steps: int = 5, seed: int = 0) -> dict[str, float]:
-    """How much each latent space moves each stream: mean over ``pairs`` random pairs of the summed
-    mean |change| between consecutive points of a ``steps``-point interpolation.
-
-    ``zm_mask``, ``zm_foreground``: along z_M (scene fixed); ``zc_background``, ``zc_mask``: along z_C
-    (motion fixed). A generator whose two spaces are separated has zm_mask >= zc_mask.
-    """
-    from vosgan.explore import motion_interpolation, scene_interpolation
-    from vosgan.sampling import LatentPoint
-
-    def change(x: torch.Tensor) -> float:  # (steps, ...) -> summed mean |x_{s+1} - x_s|
-        return float((x[1:] - x[:-1]).abs().flatten(1).mean(1).sum())
-
-    totals = {"zm_mask": 0.0, "zm_foreground": 0.0, "zc_background": 0.0, "zc_mask": 0.0}
-    dim = generator.cfg.latent.dim
-    for i in range(pairs):
-        a, b = LatentPoint.from_seed(dim, seed * 10_007 + 2 * i), LatentPoint.from_seed(dim, seed * 10_007 + 2 * i + 1)
-        motion = motion_interpolation(generator, a, b, steps)
-        scene = scene_interpolation(generator, a, b, steps)
-        totals["zm_mask"] += change(motion.mask)
-        totals["zm_foreground"] += change(motion.foreground)
-        totals["zc_background"] += change(scene.background)
-        totals["zc_mask"] += change(scene.mask)
-    return {k: v / pairs for k, v in totals.items()}
 
 
 class SegmenterEvaluation:
@@ -195,7 +168,7 @@ class SegmenterEvaluation:
 
 def evaluate_videos(discriminator: Discriminator, cfg, videos: dict[str, tuple]) -> dict:
     """Binary DAVIS evaluation of the segmenter on ``{name: (frames (N, H, W, 3), ids (N, H, W))}``."""
-    from vosgan.segment import segment_frames
+    from vosgan.segmentation.video import segment_frames
 
     gt = {name: ids for name, (_, ids) in videos.items()}
     pred = {name: segment_frames(discriminator, cfg, frames).masks() for name, (frames, _) in videos.items()}

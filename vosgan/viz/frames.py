@@ -296,7 +296,7 @@ def benchmark_rows(clips, max_magnitude: float | None = None) -> dict[str, np.nd
 
 
 def footage_figure(rows, title: str | None = None):
-    """The real-footage gallery (``vosgan.experiments.footage_gallery``): one row per clip, its frame,
+    """The real-footage gallery (``vosgan.experiments.segmentation.footage_gallery``): one row per clip, its frame,
     D's foreground probability, and the masks bilinear and refined, each with the share of the clip's
     pixels it calls foreground."""
     fig, axes = plt.subplots(len(rows), 4, figsize=(12, 2.6 * len(rows)), squeeze=False)

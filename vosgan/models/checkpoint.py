@@ -289,7 +289,7 @@ def init_from(trainer, path: str | os.PathLike) -> list[str]:
 
 
 def resume_from(trainer, path: str | os.PathLike) -> list[str]:
-    """Continue ``trainer`` (a ``vosgan.train.Trainer``) from the checkpoint at ``path``: weights,
+    """Continue ``trainer`` (a ``vosgan.training.trainer.Trainer``) from the checkpoint at ``path``: weights,
     optimizers, RNG states and step. Returns the loss/training settings that differ from the ones the
     checkpoint was trained with (``'section.key: old -> new'``), for the caller to report."""
     from vosgan.config import setting_changes

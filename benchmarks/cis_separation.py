@@ -30,7 +30,7 @@ def main() -> None:
         raise SystemExit(f"{args.checkpoint} was not trained in ideal conditions (--ideal)")
     videos = training_videos("synthetic", "train", cfg.size, need_masks=True)
     trainer = cis.CISTrainer(cfg, videos, args.seed)
-    trainer.load(state)
+    trainer.load_state_dict(state)
     trainer.generator.eval(), trainer.inpainter.eval()
     rng, gen = np.random.default_rng(args.seed), torch.Generator().manual_seed(args.seed)
     scores = {"generator": [], "true masks": []}

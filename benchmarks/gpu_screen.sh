@@ -30,7 +30,7 @@ collect)
   python3 - "$runs" "$out" "$top" <<'PY'
 import json, sys
 from pathlib import Path
-from vosgan.training.callbacks import read_jsonl
+from vosgan.data.io import read_jsonl
 from vosgan.models.checkpoint import export_weights
 runs, out, top = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 best = {r.name: max(e["J"] for e in read_jsonl(r / "evaluation.jsonl"))

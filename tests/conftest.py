@@ -48,7 +48,7 @@ def tiny_models():
 @pytest.fixture
 def tiny_checkpoint(tmp_path, tiny_models):
     """``tiny_models`` saved as a checkpoint file (config and both networks)."""
-    from vosgan.models.checkpoint import model_state, save_checkpoint
+    from vosgan.models.checkpoint import checkpoint_state, save_checkpoint
 
     cfg, gen, disc = tiny_models
-    return save_checkpoint(tmp_path / "tiny.pt", model_state(cfg, gen, disc))
+    return save_checkpoint(tmp_path / "tiny.pt", checkpoint_state("vosgan", cfg, gen, disc))

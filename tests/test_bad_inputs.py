@@ -19,8 +19,8 @@ from vosgan.data.flow import FlowCache
 from vosgan.data.io import DataError, davis_palette, read_image, write_image, write_indexed_png
 from vosgan.data.synthetic import make_clip
 from vosgan.models.checkpoint import CheckpointError, load_checkpoint, load_models, save_checkpoint
-from vosgan.training.callbacks import Callback, Checkpointer
 from vosgan.training.distributed import DistInfo
+from vosgan.training.loop import Callback, Checkpointer
 from vosgan.training.trainer import Trainer, TrainingDiverged
 
 CPU = DistInfo.single(torch.device("cpu"))

@@ -338,20 +338,17 @@ def test_absurd_configs_and_other_methods_files_are_named_at_export(tmp_path, ti
 def test_a_peer_run_stopped_by_sigterm_exits_143_with_the_resume_hint(tmp_path, capsys, monkeypatch):
     import signal
 
-    import vosgan.peers.common as common
+    import vosgan.peers.cis as cis
     from vosgan.data.synthetic import write_benchmark
 
     data = write_benchmark(tmp_path / "davis", 10, 8, 32, seed=3, progress=False)
-    real_run_steps = common.run_steps
+    real_update = cis.CISTrainer.update
 
-    def stopped_at_first_step(step_fn, *args, **kwargs):
-        def step(i):
-            os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler pre-empting the job
-            return step_fn(i)
+    def preempted(self, k):
+        os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler pre-empting the job
+        return real_update(self, k)
 
-        return real_run_steps(step, *args, **kwargs)
-
-    monkeypatch.setattr(common, "run_steps", stopped_at_first_step)
+    monkeypatch.setattr(cis.CISTrainer, "update", preempted)
     args = ["train-peer", "--method", "cis", "--preset", "tiny", "--data", str(data), "--iterations", "5"]
     code, text = run([*args, "--out", str(tmp_path / "cis"), "--no-progress"], capsys)
     assert code == 143 and "SIGTERM" in text and "--resume" in text

@@ -16,8 +16,8 @@ from vosgan.config import get_preset
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import make_benchmark
 from vosgan.models.summary import PAPER_TABLES
-from vosgan.training.callbacks import Checkpointer
 from vosgan.training.distributed import DistInfo
+from vosgan.training.loop import Checkpointer
 from vosgan.training.trainer import Trainer
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -142,7 +142,7 @@ def test_04_segmentation(workdir, checkpoint):
     assert len(summary["table"]) == 7 and len(summary["curve"]) == 4
 
 
-def test_06_generation_and_representation(workdir, checkpoint):
+def test_05_generation_and_representation(workdir, checkpoint):
     params = dict(
         checkpoint=str(checkpoint),
         sets=2,
@@ -159,7 +159,7 @@ def test_06_generation_and_representation(workdir, checkpoint):
         out=str(workdir / "nb06"),
         results_json=str(workdir / "nb06.json"),
     )
-    text = outputs(execute("06_generation_and_representation.ipynb", workdir, **params))
+    text = outputs(execute("05_generation_and_representation.ipynb", workdir, **params))
     assert "2 rows scored on 2 sets each: FID, IS, FCD, MC" in text
     assert "5 actions, chance 20 %; 6 rows" in text and "2 shares, least-squares line" in text
     results = json.loads((workdir / "nb06.json").read_text())
@@ -174,7 +174,7 @@ def test_06_generation_and_representation(workdir, checkpoint):
         assert Image.open(workdir / "figures" / name).size[0] > 100
 
 
-def test_05_figures(workdir):
+def test_06_figures(workdir):
     """The index lists exactly the set's figures that exist, in the set's order, and nothing else."""
     from vosgan.experiments.figures import FIGURES
 
@@ -183,7 +183,7 @@ def test_05_figures(workdir):
     chosen = [list(FIGURES)[i] for i in (4, 1, 7)]  # written out of order; one of the set missing between
     for name in chosen + ["stray.png"]:
         Image.new("RGB", (4, 4)).save(folder / name)
-    text = outputs(execute("05_figures.ipynb", workdir, figures_dir=str(folder)))
+    text = outputs(execute("06_figures.ipynb", workdir, figures_dir=str(folder)))
     index = (folder / "README.md").read_text()
     assert f"{len(chosen)} figures indexed" in text
     headings = [line for line in index.splitlines() if line.startswith("## ")]

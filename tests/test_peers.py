@@ -333,7 +333,7 @@ def test_resume_takes_the_new_learning_rate(videos, tmp_path):
     assert [g["lr"] for g in slower.opt_g.param_groups] == [3e-5]
     assert [g["lr"] for g in slower.opt_d.param_groups] == [2e-4]
     assert slower.opt_g.state_dict()["state"]  # Adam's moments came from the checkpoint
-    assert slower.step_count == 2
+    assert slower.step == 2
 
 
 def test_cis_generator_average_is_saved_resumed_and_evaluated(videos, tmp_path):

@@ -14,8 +14,8 @@ import torch
 from vosgan.cli.main import main
 from vosgan.config import get_preset
 from vosgan.models.checkpoint import CheckpointError, load_checkpoint, load_models, save_checkpoint
-from vosgan.training.callbacks import Callback, Checkpointer
 from vosgan.training.distributed import DistInfo
+from vosgan.training.loop import Callback, Checkpointer
 from vosgan.training.trainer import Trainer, TrainingDiverged
 
 CPU = DistInfo.single(torch.device("cpu"))

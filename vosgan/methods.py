@@ -23,7 +23,6 @@ from vosgan.config import SegmentConfig
 from vosgan.data.io import DataError
 from vosgan.models.checkpoint import load_checkpoint, load_models
 from vosgan.models.summary import parameter_count
-from vosgan.peers.common import checkpoint_method
 from vosgan.segmentation.refine import refine as refine_maps
 from vosgan.segmentation.video import (
     Segmentation,
@@ -40,9 +39,9 @@ class VOSGANSegmenter:
 
     method, needs_first_mask = "vosgan", False
 
-    def __init__(self, path, device="cpu", flow_cache=None):
-        self.cfg, _, self.discriminator = load_models(path, device)
-        state = load_checkpoint(path)
+    def __init__(self, source, device="cpu", flow_cache=None):
+        state = load_checkpoint(source)
+        self.cfg, _, self.discriminator = load_models(state, device)
         tuned = state.get("finetune")
         self.setting = ("supervised" if tuned.get("from_scratch") else "fine-tuned") if tuned else "unsupervised"
         self.labels = f"{tuned['label_fraction']:.0%} of the train masks" if tuned else "none"
@@ -60,28 +59,31 @@ class VOSGANSegmenter:
         return working_maps(self.discriminator, self.cfg, frames)[0].numpy()
 
 
-def _cis(path, device="cpu", flow_cache=None):
+def _cis(source, device="cpu", flow_cache=None):
     from vosgan.peers.cis import CISSegmenter
 
-    return CISSegmenter(path, device, flow_cache=flow_cache)
+    return CISSegmenter(source, device, flow_cache=flow_cache)
 
 
-def _fastgan(path, device="cpu", flow_cache=None):
+def _fastgan(source, device="cpu", flow_cache=None):
     from vosgan.peers.fastgan import FaSTGANSegmenter
 
-    return FaSTGANSegmenter(path, device)
+    return FaSTGANSegmenter(source, device)
 
 
 LOADERS = {"vosgan": VOSGANSegmenter, "cis": _cis, "fastgan": _fastgan}
 
 
-def load_segmenter(path, device: str | torch.device = "cpu", flow_cache=None):
-    """The segmenter of the method ``path`` names (its ``method`` entry; VOS-GAN when it has none);
+def load_segmenter(source, device: str | torch.device = "cpu", flow_cache=None):
+    """The segmenter of the method a checkpoint (a path or a ``Checkpoint``) names, its file read once;
     ``flow_cache`` (a ``FlowCache``) keeps the flow of a method that computes it (CIS)."""
-    method = checkpoint_method(path)
-    if method not in LOADERS:
-        raise DataError(f"{path} was written by method {method!r}, which this kit does not know ({sorted(LOADERS)})")
-    return LOADERS[method](path, device, flow_cache)
+    checkpoint = load_checkpoint(source)
+    if checkpoint.method not in LOADERS:
+        raise DataError(
+            f"{checkpoint.path} was written by method {checkpoint.method!r}, which this kit does not know "
+            f"({sorted(LOADERS)})"
+        )
+    return LOADERS[checkpoint.method](checkpoint, device, flow_cache)
 
 
 def segment_video(segmenter, frames: np.ndarray, first_mask: np.ndarray | None = None, refine: str | None = None):

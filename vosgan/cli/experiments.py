@@ -185,16 +185,16 @@ def _add_scoring(p: argparse.ArgumentParser, positive_int) -> None:
 
 def add_parsers(sub, add_common, positive_int) -> None:
     p = sub.add_parser("features", help="train the kit's feature network for offline FID/IS/FCD")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the feature network's .pt file")
     p.add_argument("--videos", type=positive_int, default=FEATURE_BENCHMARK, help="benchmark size (its train split)")
-    p.add_argument("--steps", type=positive_int, default=3000)
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--steps", type=positive_int, default=3000, help="training steps")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_common(p)
     p.set_defaults(func=_features)
 
     p = sub.add_parser("generation", help="FID, IS, FCD and motion coherency of a trained generator (Tables 4-5)")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a .pt file written by vosgan")
     p.add_argument("--features", default="kit", help="kit (offline, the default) or published (local weights)")
     _add_scoring(p, positive_int)
     p.add_argument("--inception-weights", default=None, help="local torchvision Inception-v3 state dict")
@@ -211,23 +211,27 @@ def add_parsers(sub, add_common, positive_int) -> None:
         default=str(SHIPPED),
         help="checkpoint whose preset and recipe every row uses (the shipped one)",
     )
-    p.add_argument("--rows", default="baseline,+slerp,+lstm,+segmentation,+flow,+alpha")
-    p.add_argument("--iterations", type=positive_int, default=300)
+    p.add_argument(
+        "--rows", default="baseline,+slerp,+lstm,+segmentation,+flow,+alpha", help="comma-separated Table 4 rows"
+    )
+    p.add_argument("--iterations", type=positive_int, default=300, help="training steps of each row")
     p.add_argument("--videos", type=positive_int, default=1000, help="unlabeled clips every row trains on")
     _add_scoring(p, positive_int)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_common(p)
     p.set_defaults(func=_table4)
 
     p = sub.add_parser("actions", help="action recognition from the discriminator (Tables 9-12)")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a .pt file written by vosgan")
     p.add_argument("--data", default="synthetic", help="'synthetic' (motion kinds) or a dataset folder")
     p.add_argument("--format", default="weizmann", help="weizmann or ucf101 (with --data PATH)")
     p.add_argument("--split-dir", default=None, help="UCF101's ucfTrainTestlist folder")
     p.add_argument("--videos", type=positive_int, default=400, help="synthetic benchmark size")
-    p.add_argument("--modes", default="transfer,finetune")
-    p.add_argument("--seeds", type=positive_int, default=3)
-    p.add_argument("--steps", type=positive_int, default=300)
+    p.add_argument(
+        "--modes", default="transfer,finetune", help="transfer (linear layer on the frozen encoder), finetune, or both"
+    )
+    p.add_argument("--seeds", type=positive_int, default=3, help="classifier seeds each score is averaged over")
+    p.add_argument("--steps", type=positive_int, default=300, help="classifier training steps")
     p.add_argument("--compare", nargs="*", help="more checkpoints (e.g. the Table 4 baseline row)")
     p.add_argument("--out", default=None, help="write the rows as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never an input)")
@@ -235,7 +239,7 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p.set_defaults(func=_actions)
 
     p = sub.add_parser("refine-sweep", help="J, F and frozen J of each refinement on val: choose a model's default")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a .pt file written by vosgan")
     p.add_argument("--split", default="val", help="the embedded benchmark's split (choose on val, report on test)")
     floats = lambda text: tuple(float(x) for x in text.split(","))  # noqa: E731
     p.add_argument("--radii", type=floats, default=(0.09, 0.14, 0.18, 0.21), help="guided: shares of the map height")
@@ -247,11 +251,11 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p.set_defaults(func=_refine_sweep)
 
     p = sub.add_parser("unlabeled-curve", help="segmentation J against the share of unlabeled videos (Fig. 8)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--preset", default="small")
+    p.add_argument("--out", required=True, help="folder for the GANs' run folders and the curve")
+    p.add_argument("--preset", default="small", help="paper, small or tiny")
     p.add_argument("--pool", type=positive_int, default=1000, help="unlabeled clips at 100%%")
-    p.add_argument("--fractions", default="0.1,0.25,0.5,1.0")
-    p.add_argument("--iterations", type=positive_int, default=200)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--fractions", default="0.1,0.25,0.5,1.0", help="comma-separated shares of the pool")
+    p.add_argument("--iterations", type=positive_int, default=200, help="training steps of each GAN")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_common(p)
     p.set_defaults(func=_unlabeled_curve)

@@ -1,4 +1,6 @@
-"""The ``vosgan`` command line: ``train``, ``data synth``, ``segment``, ``evaluate``, ``finetune``, ``export``."""
+"""vosgan: train VOS-GAN, segment videos with its discriminator, evaluate them as DAVIS does, compare
+with the peer methods and reproduce the papers' experiments. `vosgan COMMAND --help` lists a command's
+options with their defaults."""
 
 from __future__ import annotations
 
@@ -171,13 +173,13 @@ def _synth(args: argparse.Namespace) -> None:
 
 def _segment(args: argparse.Namespace) -> None:
     from vosgan.device import resolve_device
-    from vosgan.models.checkpoint import load_models
-    from vosgan.peers.common import checkpoint_method
+    from vosgan.models.checkpoint import load_checkpoint, load_models
     from vosgan.segmentation.video import segment_path
 
-    if checkpoint_method(args.checkpoint) != "vosgan":
-        return _segment_peer(args)
-    cfg, _, discriminator = load_models(args.checkpoint, resolve_device(args.device))
+    checkpoint = load_checkpoint(args.checkpoint)
+    if checkpoint.method != "vosgan":
+        return _segment_peer(args, checkpoint)
+    cfg, _, discriminator = load_models(checkpoint, resolve_device(args.device))
     report = segment_path(
         discriminator,
         cfg,
@@ -196,7 +198,7 @@ def _segment(args: argparse.Namespace) -> None:
     _report(report, args.out)
 
 
-def _segment_peer(args: argparse.Namespace) -> None:
+def _segment_peer(args: argparse.Namespace, checkpoint) -> None:
     """``vosgan segment`` with a CIS or FaSTGAN checkpoint (the same outputs, one sequence at a time)."""
     from vosgan.device import resolve_device
     from vosgan.methods import load_segmenter, segment_sequences
@@ -207,7 +209,7 @@ def _segment_peer(args: argparse.Namespace) -> None:
     from vosgan.data.flow import FlowCache
     from vosgan.data.sources import DEFAULT_CACHE
 
-    segmenter = load_segmenter(args.checkpoint, resolve_device(args.device), FlowCache(DEFAULT_CACHE))
+    segmenter = load_segmenter(checkpoint, resolve_device(args.device), FlowCache(DEFAULT_CACHE))
     sequences = input_sequences(args.input)
     arrays = ("_soft",) if args.soft else ()
     check_output(Path(args.out), Path(args.input), [s.name for s in sequences], args.overwrite, arrays)
@@ -252,7 +254,17 @@ def _evaluate(args: argparse.Namespace) -> None:
         from vosgan.data.io import check_out_file
 
         check_out_file(args.json, [args.gt, args.pred], args.overwrite, "--json")
-    results = evaluate_folders(args.gt, args.pred, binary=args.binary, task=args.task, workers=args.workers)
+    sequences = [n for n in args.sequences.split(",") if n] if args.sequences else None
+    results = evaluate_folders(args.gt, args.pred, args.binary, sequences, args.task, args.workers)
+    single = results.get("single_id_sequences", [])
+    if single:
+        shown = ", ".join(single[:5]) + (", ..." if len(single) > 5 else "")
+        print(
+            f"warning: the predictions of {len(single)} sequence(s) ({shown}) hold one object id where the ground "
+            "truth holds several: only object 1 can match them. Pass --binary to score foreground against "
+            "background (DAVIS 2016), as for an unsupervised method's masks.",
+            file=sys.stderr,
+        )
     if args.json:
         write_json(results, args.json)
     print(format_table(results))
@@ -263,12 +275,13 @@ def _finetune(args: argparse.Namespace) -> None:
     from vosgan.data.sources import load_dataset
     from vosgan.device import resolve_device, seed_everything
     from vosgan.models import Discriminator
-    from vosgan.models.checkpoint import load_checkpoint, load_models, model_state, save_checkpoint
+    from vosgan.models.checkpoint import checkpoint_state, load_checkpoint, load_models, save_checkpoint
     from vosgan.training.finetune import finetune
 
     check_out_file(args.out, [args.checkpoint], args.overwrite)
     device = resolve_device(args.device)
-    cfg, generator, discriminator = load_models(args.checkpoint, device)
+    checkpoint = load_checkpoint(args.checkpoint)
+    cfg, generator, discriminator = load_models(checkpoint, device)
     if args.from_scratch:  # the supervised baseline: same network, no adversarial pre-training
         seed_everything(args.seed)
         discriminator = Discriminator(cfg).to(device)
@@ -295,25 +308,28 @@ def _finetune(args: argparse.Namespace) -> None:
         "from_scratch": args.from_scratch,
     }
     # the training record counts the adversarial pre-training the segmenter started from, when it has one
-    before = {} if args.from_scratch else load_checkpoint(args.checkpoint).get("train", {})
+    before = {} if args.from_scratch else checkpoint.train
     record = {"steps": args.iterations, "seconds": seconds + before.get("seconds", 0.0), "seed": args.seed}
     # the segmenter's config: its working size is the preset's square, where it was fine-tuned
-    save_checkpoint(args.out, model_state(discriminator.cfg, generator, discriminator, finetune=tuned, train=record))
+    state = checkpoint_state("vosgan", discriminator.cfg, generator, discriminator, finetune=tuned, train=record)
+    save_checkpoint(args.out, state)
     print(f"fine-tuned {args.iterations} steps (last loss {losses[-1]:.4f}); saved {args.out}")
 
 
 def _export(args: argparse.Namespace) -> None:
+    from vosgan.config import VOSGANConfig
     from vosgan.data.io import check_out_file
-    from vosgan.models.checkpoint import export_weights
+    from vosgan.models.checkpoint import export_weights, load_checkpoint, require_method
 
     check_out_file(args.out, [args.checkpoint], args.overwrite)
+    checkpoint = load_checkpoint(args.checkpoint)
     updates = {}
     if args.bn_clips:  # D's BatchNorm statistics from real clips of the training data (vosgan.training.recalibrate)
         from vosgan.data.sources import load_dataset
         from vosgan.models.checkpoint import load_models
         from vosgan.training.recalibrate import recalibrate_batchnorm
 
-        cfg, _, discriminator = load_models(args.checkpoint)
+        cfg, _, discriminator = load_models(checkpoint)
         split = _training_split(args)
         dataset = load_dataset(
             cfg, args.data, args.format, split, args.videos, args.seed, progress=not args.no_progress
@@ -335,24 +351,31 @@ def _export(args: argparse.Namespace) -> None:
         if value is not None
     }
     if segment:
-        from vosgan.config import VOSGANConfig
-        from vosgan.models.checkpoint import load_checkpoint, require_method
-
-        state = load_checkpoint(args.checkpoint)
-        require_method(state, args.checkpoint, "vosgan")
-        cfg = VOSGANConfig.from_dict(state["config"])
+        require_method(checkpoint, args.checkpoint, "vosgan")
+        cfg = VOSGANConfig.from_dict(checkpoint["config"])
         updates["config"] = cfg.with_overrides(segment=segment).to_dict()
-    path = export_weights(args.checkpoint, args.out, half=args.half, updates=updates)
+    path = export_weights(checkpoint, args.out, half=args.half, updates=updates)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=COUNT, default=0)
+    p.add_argument("--seed", type=COUNT, default=0, help="random seed: same seed, same result")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, unless the help already states it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if action.required or unset or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vosgan", description=__doc__)
+    parser = argparse.ArgumentParser(prog="vosgan", description=__doc__, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train the GAN (single process, or DDP under torchrun)")
@@ -394,24 +417,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=COUNT, default=200, help="steps between checkpoints (0: only at the end)")
     p.add_argument("--sample-every", type=COUNT, default=500, help="steps between sample grids (0: none)")
     p.add_argument("--workers", type=COUNT, default=0, help="data-loading processes")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_common(p)
     p.set_defaults(func=_train)
 
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("synth", help="write the embedded synthetic benchmark in the DAVIS layout")
-    p.add_argument("--out", required=True)
-    p.add_argument("--videos", type=POSITIVE_INT, default=100)
+    p.add_argument("--out", required=True, help="folder for the DAVIS-layout benchmark")
+    p.add_argument("--videos", type=POSITIVE_INT, default=100, help="videos to write")
     p.add_argument("--frames", type=number(int, 2), default=32, help="frames per video (flow needs 2)")
     p.add_argument("--size", type=number(int, 16, 4096), default=64, help="frame side in pixels")
     p.add_argument("--difficulty", type=FRACTION, default=0.0, help="camera motion and noise, 0-1")
-    p.add_argument("--seed", type=COUNT, default=0)
+    p.add_argument("--seed", type=COUNT, default=0, help="random seed: same seed, same result")
     p.set_defaults(func=_synth)
 
     p = sub.add_parser("segment", help="segment videos with a checkpoint's discriminator (DAVIS-layout masks)")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a .pt file written by vosgan")
     p.add_argument("--input", required=True, help="a video file, a frame folder, a folder of videos, or a DAVIS root")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="output folder: <sequence>/<frame>.png masks")
     p.add_argument(
         "--batch-size", type=POSITIVE_INT, default=16, help="shots per forward pass (taken across sequences)"
     )
@@ -444,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--soft", action="store_true", help="also save probability maps (_soft/<seq>.npy)")
     p.add_argument("--flow", action="store_true", help="also save the predicted flow (_flow/<seq>.npy)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_common(p)
     p.set_defaults(func=_segment)
 
@@ -454,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--overwrite", action="store_true", help="replace --json if it exists (never an input)")
     p.add_argument("--binary", action="store_true", help="merge all object ids into one foreground (DAVIS 2016)")
+    p.add_argument("--sequences", help="comma-separated sequence names to score (default: every sequence of --gt)")
     p.add_argument(
         "--task",
         default="semi-supervised",
@@ -465,14 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("finetune", help="train the segmenter on ground-truth masks (or from scratch: the baseline)")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--data", default="synthetic")
-    p.add_argument("--format", default="davis")
-    p.add_argument("--split", default="train")
+    p.add_argument("--checkpoint", required=True, help="a .pt file written by vosgan")
+    p.add_argument("--data", default="synthetic", help="'synthetic' (embedded, with masks) or a dataset folder")
+    p.add_argument("--format", default="davis", help="davis, segtrack or folder (with --data PATH)")
+    p.add_argument("--split", default="train", help="the split whose masks train the segmenter")
     p.add_argument("--videos", type=POSITIVE_INT, default=200, help="synthetic benchmark size (all splits)")
-    p.add_argument("--iterations", type=POSITIVE_INT, default=300)
-    p.add_argument("--batch-size", type=POSITIVE_INT, default=8)
-    p.add_argument("--lr", type=POSITIVE, default=2e-4)
+    p.add_argument("--iterations", type=POSITIVE_INT, default=300, help="training steps")
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=8, help="clips per step")
+    p.add_argument("--lr", type=POSITIVE, default=2e-4, help="Adam learning rate")
     p.add_argument(
         "--label-fraction", type=number(float, 0, 1, open_low=True), default=1.0, help="share of annotated frames kept"
     )
@@ -480,13 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-balance", action="store_true", help="plain pixel NLL instead of the class-balanced one")
     p.add_argument("--out", required=True, help="checkpoint to write")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_common(p)
     p.set_defaults(func=_finetune)
 
     p = sub.add_parser("export", help="a weights-only checkpoint (config + both networks) for sharing")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--checkpoint", required=True, help="a .pt file written by vosgan")
+    p.add_argument("--out", required=True, help="the exported .pt file")
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (never the input)")
     p.add_argument(
@@ -516,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--refine-eps", type=number(float, 0, 1, open_low=True), default=None, help="record the guided filter's eps"
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_export)
 
     from vosgan.cli.experiments import add_parsers
@@ -525,7 +549,17 @@ def build_parser() -> argparse.ArgumentParser:
     from vosgan.cli.peers import add_peer_parsers
 
     add_peer_parsers(sub, _add_common, POSITIVE_INT)
+    _format_all(parser)
     return parser
+
+
+def _format_all(parser: argparse.ArgumentParser) -> None:
+    """Every command's help in ``HelpFormatter``: options with their defaults."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _format_all(child)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,10 +72,10 @@ def _train_peer(args: argparse.Namespace) -> int:
     trainer = make_trainer(args)
     train_peer(trainer, trainer.cfg.iterations, args.out, args.resume, args.checkpoint_every, not args.no_progress)
     path = Path(args.out) / "checkpoint.pt"
-    print(f"{args.method}: {trainer.step_count} steps in {trainer.seconds:.0f} s; wrote {path}")
+    print(f"{args.method}: {trainer.step} steps in {trainer.train_seconds:.0f} s; wrote {path}")
     if trainer.stop_signal is not None:  # pre-empted: 128 + the signal, as `vosgan train` exits
         name = signal.Signals(trainer.stop_signal).name
-        print(f"stopped by {name} at step {trainer.step_count}; continue with the same command and --resume")
+        print(f"stopped by {name} at step {trainer.step}; continue with the same command and --resume")
         return 128 + trainer.stop_signal
     return 0
 
@@ -125,7 +125,9 @@ def _compare(args: argparse.Namespace) -> int:
 
 def add_peer_parsers(sub, add_common, positive_int) -> None:
     p = sub.add_parser("train-peer", help="train a peer method (CIS: no labels; FaSTGAN: train masks)")
-    p.add_argument("--method", required=True, choices=("cis", "fastgan"))
+    p.add_argument(
+        "--method", required=True, choices=("cis", "fastgan"), help="cis (no labels) or fastgan (train masks)"
+    )
     p.add_argument("--preset", default="small", help="small (64x64) or tiny (32x32, for tests)")
     p.add_argument("--ablation", default="both", help="FaSTGAN's Table 1 row: ce, +spatial, +temporal, both")
     p.add_argument("--ideal", action="store_true", help="CIS's Table 1: flow replaced by independent constant fields")
@@ -150,15 +152,15 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--ema", type=float, default=None, help="CIS: evaluate an EMA of the generator, this decay")
     p.add_argument("--iterations", type=positive_int, default=None, help="the preset's by default")
     p.add_argument("--pretrain", type=positive_int, default=None, help="FaSTGAN's CE-only steps before the critics")
-    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None, help="clips per step (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="CIS: the mask generator's; FaSTGAN: both networks'")
     p.add_argument("--data", default="synthetic", help="'synthetic' (the embedded benchmark) or a dataset folder")
     p.add_argument("--format", default="davis", help="davis or segtrack (with --data PATH)")
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", default="train", help="the split to train on")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint exactly")
+    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (0: only at the end)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_common(p)
     p.set_defaults(func=_train_peer)
 
@@ -166,7 +168,7 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--checkpoint", action="append", help="LABEL=PATH, repeatable (default: the shipped checkpoints)")
     p.add_argument("--data", default="synthetic", help="'synthetic' (embedded benchmark) or a DAVIS/SegTrack-v2 root")
     p.add_argument("--format", default="davis", help="davis or segtrack")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", help="the split to score (choose on val, report on test)")
     p.add_argument("--baselines", default="flow,median", help="comma-separated; empty for none")
     p.add_argument(
         "--refine",
@@ -182,6 +184,6 @@ def add_peer_parsers(sub, add_common, positive_int) -> None:
         "camera-motion split)",
     )
     p.add_argument("--out", required=True, help="folder: masks/<method>/, truth/, comparison.md, comparison.json")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_common(p)
     p.set_defaults(func=_compare)

@@ -32,9 +32,11 @@ def resize_frames(frames: np.ndarray, size: int, nearest: bool = False, width: i
     return np.stack([cv2.resize(f, (width or size, size), interpolation=interpolation) for f in frames])
 
 
-def to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """RGB uint8 (T, H, W, 3) -> float (3, T, H, W) in [-1, 1], the generator's tanh range."""
-    return rearrange(torch.from_numpy(frames).float() / 127.5 - 1.0, "t h w c -> c t h w")
+def to_tensor(frames: np.ndarray, pattern: str = "t h w c -> c t h w") -> torch.Tensor:
+    """RGB uint8 -> float in [-1, 1], the generator's tanh range: the one conversion of the kit.
+    By default a clip (T, H, W, 3) -> (3, T, H, W); ``pattern`` rearranges otherwise (the peers take
+    images, 'b h w c -> b c h w')."""
+    return rearrange(torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0, pattern)
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:

@@ -188,7 +188,8 @@ def _evaluate_folder_pair(job: tuple[str, Path, Path, bool, str]) -> dict:
         )
     if task == "semi-supervised":
         gt = np.concatenate([gt, gt[-1:]])  # a stand-in last frame: never scored
-    return evaluate_sequence(gt, pred, name, binary, task)
+    single_id = not binary and int(gt.max()) > 1 and int(pred.max()) <= 1
+    return evaluate_sequence(gt, pred, name, binary, task), single_id
 
 
 def evaluate_folders(
@@ -202,7 +203,9 @@ def evaluate_folders(
     """Evaluate every ground-truth sequence (or ``sequences``) against ``pred_dir/<seq>/<frame>.png``.
 
     Prediction frames that the protocol does not score are neither read nor required. ``workers``
-    processes (default: one per core) take one sequence each.
+    processes (default: one per core) take one sequence each. Without ``binary``, sequences whose
+    prediction holds a single id while their ground truth holds several objects are listed under
+    ``single_id_sequences``: only object 1 can match them there (``binary`` scores the foreground).
     """
     scored_frames(3, task)  # validates the task name before any work
     gt_root, pred_root = _annotation_root(Path(gt_dir)), Path(pred_dir)
@@ -210,7 +213,11 @@ def evaluate_folders(
         raise DataError(f"ground-truth folder {gt_root} does not exist")
     if not pred_root.is_dir():
         raise DataError(f"prediction folder {pred_root} does not exist")
-    names = sequences or sorted(p.name for p in gt_root.iterdir() if p.is_dir())
+    found = sorted(p.name for p in gt_root.iterdir() if p.is_dir())
+    unknown = sorted(set(sequences or ()) - set(found))
+    if unknown:
+        raise DataError(f"no ground truth for sequence(s) {', '.join(unknown)} in {gt_root} (it has {len(found)})")
+    names = sequences or found
     if not names:
         raise DataError(f"no sequence folders in {gt_root}")
     jobs = [(n, gt_root / n, pred_root / n, binary, task) for n in names]
@@ -228,7 +235,9 @@ def evaluate_folders(
             pool.join()
     else:
         results = [_evaluate_folder_pair(job) for job in jobs]
-    return summarize({k: v for r in results for k, v in r.items()})
+    summary = summarize({k: v for scores, _ in results for k, v in scores.items()})
+    single = [name for name, (_, single_id) in zip(names, results) if single_id]
+    return {**summary, "single_id_sequences": single} if single else summary
 
 
 def format_table(results: dict) -> str:

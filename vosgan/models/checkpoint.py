@@ -1,4 +1,8 @@
-"""Checkpoints: config, both networks, both optimizers, RNG states and the step.
+"""The one checkpoint format of every method (VOS-GAN, CIS, FaSTGAN): ``checkpoint_state`` builds what
+every writer saves (method, config, networks' weights, then records: optimizers, step, training record,
+RNG states, ...); ``load_checkpoint`` reads a file once into a ``Checkpoint`` that every loader
+(``load_models``, the peers' segmenters, ``export_weights``, ``init_from``, ``resume_from``) accepts in
+place of a path.
 
 Written atomically (temporary file in the same folder, then rename) so a crash mid-write leaves
 the previous checkpoint intact; loaded with ``weights_only=True`` so a file cannot run code.
@@ -6,6 +10,7 @@ the previous checkpoint intact; loaded with ``weights_only=True`` so a file cann
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -13,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+from torch import nn
 
 from vosgan.config import VOSGANConfig
 from vosgan.data.io import shareable
@@ -25,11 +31,37 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, or does not fit the requested model."""
 
 
-def model_state(cfg: VOSGANConfig, generator: Generator, discriminator: Discriminator, **records: Any) -> dict:
-    """The one layout of a VOS-GAN checkpoint's model part: its config and both networks' weights, plus
-    ``records`` (step, train, finetune, scores, optimizer states, ...) as further entries."""
-    return {"config": cfg.to_dict(), "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-            **records}  # fmt: skip
+def checkpoint_state(
+    method: str, config: Any, generator: nn.Module | dict, discriminator: nn.Module | dict, **records: Any
+) -> dict[str, Any]:
+    """The one layout of a checkpoint: ``method`` ('vosgan', 'cis', 'fastgan'), its config (a config
+    dataclass or its dict), both networks' weights (modules or state dicts), then ``records`` (step,
+    train, finetune, optimizer states, RNG states, ...) as further entries."""
+    if not isinstance(config, dict):
+        config = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    weights = [net.state_dict() if isinstance(net, nn.Module) else net for net in (generator, discriminator)]
+    return {"method": method, "config": config, "generator": weights[0], "discriminator": weights[1], **records}
+
+
+class Checkpoint(dict):
+    """A checkpoint as read from ``path``: its entries, plus the method that wrote it and its training
+    record. Every loader takes one in place of a path, so a command reads its file once."""
+
+    def __init__(self, state: dict[str, Any], path: str | os.PathLike):
+        super().__init__(state)
+        self.path = Path(path)
+
+    @property
+    def method(self) -> str:
+        """'vosgan', 'cis' or 'fastgan' (files written before methods were recorded are VOS-GAN's)."""
+        return str(self.get("method", "vosgan"))
+
+    @property
+    def train(self) -> dict[str, Any]:
+        return self.get("train", {})
+
+
+Source = str | os.PathLike | Checkpoint  # what every loader accepts: a path, or a file already read
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -125,15 +157,19 @@ def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu")
         raise CheckpointError(f"cannot read checkpoint {path}: not a readable PyTorch checkpoint ({reason})") from None
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint safely (``safe_load``) and check it is one of ours."""
+def load_checkpoint(source: Source, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint safely (``safe_load``) and check it is one of ours; a ``Checkpoint`` already
+    read is returned as it is (``load_state_dict`` later moves its tensors to the model's device)."""
+    if isinstance(source, Checkpoint):
+        return source
+    path = source
     state = safe_load(path, map_location)
     if not isinstance(state, dict) or "config" not in state:
         raise CheckpointError(f"{path} is not a vosgan checkpoint (no 'config' entry)")
     missing = [k for k in ("generator", "discriminator") if not isinstance(state.get(k), dict)]
     if missing:
         raise CheckpointError(f"{path} is incomplete: it has no {' or '.join(repr(k) for k in missing)} weights")
-    return state
+    return Checkpoint(state, path)
 
 
 def nonfinite_tensors(weights: dict[str, torch.Tensor]) -> list[str]:
@@ -194,13 +230,13 @@ def evaluated_weights(state: dict[str, Any], network: str) -> dict[str, torch.Te
 
 
 def export_weights(
-    path: str | os.PathLike, out: str | os.PathLike, half: bool = False, updates: dict[str, Any] | None = None
+    source: Source, out: str | os.PathLike, half: bool = False, updates: dict[str, Any] | None = None
 ) -> Path:
     """Keep only the config, both networks (their EMA copies when the run kept them) and what describes
     them (method, training record, BatchNorm recalibration), no optimizer or RNG state; ``updates``
     replaces entries first (e.g. a recalibrated discriminator); ``half`` stores float16 (tensors with
     values beyond its range stay float32)."""
-    state = load_checkpoint(path)
+    state = load_checkpoint(source)
     state = {**state, **{n: evaluated_weights(state, n) for n in ("generator", "discriminator")}, **(updates or {})}
 
     def convert(t: torch.Tensor) -> torch.Tensor:  # float16 where it holds the values (BatchNorm variances may not)
@@ -208,14 +244,15 @@ def export_weights(
             return t
         return t.half() if t.abs().max() < torch.finfo(torch.float16).max else t
 
-    slim = {
-        "config": state["config"],
-        "generator": {k: convert(v) for k, v in state["generator"].items()},
-        "discriminator": {k: convert(v) for k, v in state["discriminator"].items()},
-        "step": state.get("step", 0),
-        # what names a peer method's file and its training record travel with the weights
-        **{k: state[k] for k in ("method", "train", "finetune", "bn_recalibration") if k in state},
-    }
+    slim = checkpoint_state(
+        load_checkpoint(source).method,
+        state["config"],
+        {k: convert(v) for k, v in state["generator"].items()},
+        {k: convert(v) for k, v in state["discriminator"].items()},
+        step=state.get("step", 0),
+        # the training record and what describes the weights travel with them
+        **{k: state[k] for k in ("train", "finetune", "bn_recalibration") if k in state},
+    )
     return save_checkpoint(out, slim)
 
 
@@ -228,10 +265,11 @@ class Models(NamedTuple):
     discriminator: Discriminator
 
 
-def load_models(path: str | os.PathLike, device: str | torch.device = "cpu") -> Models:
+def load_models(source: Source, device: str | torch.device = "cpu") -> Models:
     """Rebuild both networks from a checkpoint alone (its stored config), in eval mode; a run's EMA
     copies when it kept them (``evaluated_weights``)."""
-    state = load_checkpoint(path, map_location=device)
+    state = load_checkpoint(source, map_location=device)
+    path = state.path
     require_method(state, path, "vosgan")
     try:
         cfg = VOSGANConfig.from_dict(state["config"])
@@ -251,7 +289,7 @@ def is_export(state: dict[str, Any]) -> bool:
 
 def require_method(state: dict[str, Any], path, method: str) -> None:
     """Refuse a checkpoint of another method, naming the method it holds and the commands that take it."""
-    found = str(state.get("method", "vosgan"))
+    found = str(state.get("method", "vosgan"))  # a plain dict too: a state built in memory
     if found != method:
         names = {"vosgan": "VOS-GAN", "cis": "CIS", "fastgan": "FaSTGAN"}
         held, wanted = names.get(found, found), names.get(method, method)
@@ -261,11 +299,12 @@ def require_method(state: dict[str, Any], path, method: str) -> None:
         )
 
 
-def init_from(trainer, path: str | os.PathLike) -> list[str]:
+def init_from(trainer, source: Source) -> list[str]:
     """Start ``trainer``'s networks (and their EMA copies) from the weights of the checkpoint or export at
     ``path``: a new run (fresh optimizers, step 0) of a model with the same geometry and widths, which
     may add the motion layer; returns the names of the layers that kept their fresh initialisation."""
-    state = load_checkpoint(path, map_location=trainer.device)
+    state = load_checkpoint(source, map_location=trainer.device)
+    path = state.path
     require_method(state, path, "vosgan")
     saved = VOSGANConfig.from_dict(state["config"])
     widths = ("ngf", "motion_encoder", "motion_hidden", "upsampling")
@@ -288,14 +327,14 @@ def init_from(trainer, path: str | os.PathLike) -> list[str]:
     return fresh
 
 
-def resume_from(trainer, path: str | os.PathLike) -> list[str]:
+def resume_from(trainer, source: Source) -> list[str]:
     """Continue ``trainer`` (a ``vosgan.training.trainer.Trainer``) from the checkpoint at ``path``: weights,
     optimizers, RNG states and step. Returns the loss/training settings that differ from the ones the
     checkpoint was trained with (``'section.key: old -> new'``), for the caller to report."""
     from vosgan.config import setting_changes
 
-    state = load_checkpoint(path, map_location=trainer.device)
-    trainer.load_state_dict(state, str(path))
-    trainer.last_good = (str(path), trainer.step)
+    state = load_checkpoint(source, map_location=trainer.device)
+    trainer.load_state_dict(state, str(state.path))
+    trainer.last_good = (str(state.path), trainer.step)
     changes = setting_changes(VOSGANConfig.from_dict(state["config"]), trainer.cfg)
     return [f"{name}.{k}: {a} -> {b}" for name, values in changes.items() for k, (a, b) in values.items()]

@@ -9,28 +9,23 @@ from generators seeded by (seed, step), so a resumed run repeats exactly what it
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from einops import rearrange
 from torch import nn
-from tqdm.auto import tqdm
 
 from vosgan.config import SegmentConfig
-from vosgan.data.clips import resize_frames
+from vosgan.data.clips import resize_frames, to_tensor
 from vosgan.data.io import DataError
 from vosgan.models.checkpoint import (
+    checkpoint_state,
     evaluated_weights,
     load_checkpoint,
     load_weights,
+    nonfinite_tensors,
     require_method,
-    save_checkpoint,
 )
 from vosgan.training.optim import EMA
 
@@ -89,7 +84,7 @@ class Decoder(nn.Module):
 
 def images(frames: np.ndarray) -> torch.Tensor:
     """RGB uint8 frames (B, H, W, 3) -> float (B, 3, H, W) in [-1, 1]."""
-    return rearrange(torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0, "b h w c -> b c h w")
+    return to_tensor(frames, "b h w c -> b c h w")
 
 
 def step_generators(seed: int, step: int) -> tuple[np.random.Generator, torch.Generator]:
@@ -130,41 +125,60 @@ def training_videos(data: str, split: str, size: int, need_masks: bool = False, 
     return videos_at(read_sequences(data, fmt, split), size, need_masks)
 
 
-def save_peer(path, method: str, cfg, generator: nn.Module, discriminator: nn.Module, **extra) -> Path:
-    """Atomically write a peer checkpoint (see the module docstring)."""
-    state = {
-        "method": method,
-        "config": dataclasses.asdict(cfg),
-        "generator": generator.state_dict(),
-        "discriminator": discriminator.state_dict(),
-    }
-    return save_checkpoint(path, {**state, **extra})
-
-
 class PeerTrainer:
-    """Saving and resuming a peer's training: subclasses set ``method``, ``cfg``, ``seed``, ``device``,
-    the optimizers ``opt_g`` / ``opt_d``, and return their two networks from ``networks()``."""
+    """A peer's trainer in the shape of the kit's training loop (``vosgan.training.loop``): subclasses
+    set ``method``, ``cfg``, ``seed``, ``device``, the optimizers ``opt_g`` / ``opt_d``, return their two
+    networks from ``networks()`` and take step ``k`` in ``update(k)``, returning its figures."""
 
     method: str
-    step_count: int = 0
-    seconds: float = 0.0
+    step: int = 0
+    train_seconds: float = 0.0
+    stop_signal: int | None = None
+    last_good: tuple[str, int] | None = None
+    is_main = True
     ema: EMA | None = None  # an average of the generator, saved as ``generator_ema`` and used for evaluation
 
     def networks(self) -> tuple[nn.Module, nn.Module]:
+        raise NotImplementedError
+
+    def update(self, k: int) -> dict[str, float]:
         raise NotImplementedError
 
     def labels(self) -> str:
         """The ground truth training used, as the comparison table prints it."""
         return "none"
 
-    def save(self, path) -> Path:
-        record = {"steps": self.step_count, "seconds": self.seconds, "labels": self.labels(), "seed": self.seed}
+    def steps(self):
+        """One ``update`` per item, endlessly; yields its figures with the step and its seconds."""
+        while True:
+            begin = time.perf_counter()
+            figures = self.update(self.step)
+            seconds = time.perf_counter() - begin
+            self.train_seconds += seconds
+            self.step += 1
+            yield {"step": self.step, **figures, "seconds": seconds}
+
+    def summary(self, figures: dict[str, float]) -> dict[str, str]:
+        """The first three figures of a step, for the progress bar."""
+        shown = [(k, v) for k, v in figures.items() if k not in ("step", "seconds")][:3]
+        return {k: f"{v:.3f}" for k, v in shown}
+
+    def weights_finite(self) -> bool:
+        return not any(nonfinite_tensors(net.state_dict()) for net in self.networks())
+
+    @property
+    def train_record(self) -> dict:
+        return {"steps": self.step, "seconds": self.train_seconds, "labels": self.labels(), "seed": self.seed}
+
+    def state_dict(self) -> dict:
         opts = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
         if self.ema is not None:
             opts["generator_ema"] = self.ema.state_dict()
-        return save_peer(path, self.method, self.cfg, *self.networks(), **opts, step=self.step_count, train=record)
+        return checkpoint_state(
+            self.method, self.cfg, *self.networks(), **opts, step=self.step, train=self.train_record
+        )
 
-    def load(self, state: dict) -> None:
+    def load_state_dict(self, state: dict) -> None:
         """Weights, optimizer states and step count of ``state``; the learning rates stay this trainer's
         (its config's), so a run resumed with another ``--lr`` continues at that rate."""
         for net, key in zip(self.networks(), ("generator", "discriminator")):
@@ -176,12 +190,7 @@ class PeerTrainer:
                 group["lr"] = lr
         if self.ema is not None:  # switched on at a resume: the average starts from the live weights
             self.ema.load_state_dict(state.get("generator_ema", state["generator"]))
-        self.step_count, self.seconds = int(state["step"]), float(state["train"]["seconds"])
-
-
-def checkpoint_method(path) -> str:
-    """The method a checkpoint was written by: its ``method`` entry, 'vosgan' when it has none."""
-    return str(load_checkpoint(path).get("method", "vosgan"))
+        self.step, self.train_seconds = int(state["step"]), float(state["train"]["seconds"])
 
 
 class PeerSegmenter:
@@ -200,9 +209,11 @@ class PeerSegmenter:
         return self.train.get("labels", "none")
 
 
-def load_peer(path, method: str, config_cls, generator_cls, discriminator_cls, device="cpu"):
-    """(config, generator, discriminator, state) of a ``method`` checkpoint, networks in eval mode."""
-    state = load_checkpoint(path, map_location=device)
+def load_peer(source, method: str, config_cls, generator_cls, discriminator_cls, device="cpu"):
+    """(config, generator, discriminator, state) of a ``method`` checkpoint (a path or a ``Checkpoint``),
+    networks in eval mode."""
+    state = load_checkpoint(source, map_location=device)
+    path = state.path
     require_method(state, path, method)
     cfg = config_cls(**state["config"])
     generator, discriminator = generator_cls(cfg).to(device), discriminator_cls(cfg).to(device)
@@ -211,57 +222,12 @@ def load_peer(path, method: str, config_cls, generator_cls, discriminator_cls, d
     return cfg, generator.eval(), discriminator.eval(), state
 
 
-def run_steps(
-    step_fn: Callable[[int], dict[str, float]],
-    iterations: int,
-    start: int,
-    save: Callable[[int, float], None],
-    checkpoint_every: int = 200,
-    progress: bool = True,
-    desc: str = "training",
-    log: str | os.PathLike | None = None,
-) -> tuple[int, float, int | None]:
-    """Call ``step_fn(step)`` for steps ``start .. iterations - 1``; ``save(step, seconds)`` every
-    ``checkpoint_every`` steps, at the end, and on SIGTERM / SIGINT (then stop). Returns (steps done,
-    seconds spent in steps, the signal that stopped it or None). ``log`` appends each step's figures as
-    a JSON line."""
-    import json
-
-    stop: list[int] = []
-    handlers = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            handlers[sig] = signal.signal(sig, lambda s, _: stop.append(s))
-        except ValueError:  # not the main thread: no signal handling
-            pass
-    seconds, step = 0.0, start
-    bar = tqdm(total=iterations, initial=start, desc=desc, disable=not progress)
-    try:
-        with open(log, "a") if log else open(os.devnull, "w") as out:
-            while step < iterations and not stop:
-                begin = time.perf_counter()
-                figures = step_fn(step)
-                seconds += time.perf_counter() - begin
-                step += 1
-                out.write(json.dumps({"step": step, **figures}) + "\n")
-                out.flush()  # a live log: tail -f metrics.jsonl
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in list(figures.items())[:3]}, refresh=False)
-                if checkpoint_every and step % checkpoint_every == 0 and step < iterations:
-                    save(step, seconds)
-        save(step, seconds)
-    finally:
-        bar.close()
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    return step, seconds, (stop[0] if stop else None)
-
-
 def train_peer(trainer, iterations: int, out, resume: bool = False, checkpoint_every: int = 200, progress: bool = True):
-    """Run a peer's trainer (``step``, ``save``, ``load``, ``step_count``, ``seconds``) to ``iterations``
-    steps in the run folder ``out``: ``checkpoint.pt`` (atomic, every ``checkpoint_every`` steps, at the
-    end and on SIGTERM) and ``metrics.jsonl``; ``resume`` continues the folder's checkpoint exactly.
-    ``trainer.stop_signal`` is the signal that stopped it early, or None."""
+    """Run a peer's trainer to ``iterations`` steps in the run folder ``out`` with the kit's training
+    loop: ``checkpoint.pt`` (atomic, every ``checkpoint_every`` steps, at the end and on SIGTERM) and
+    ``metrics.jsonl``; ``resume`` continues the folder's checkpoint exactly. ``trainer.stop_signal`` is
+    the signal that stopped it early, or None."""
+    from vosgan.training.loop import Checkpointer, MetricsLog, fit
     from vosgan.training.runs import prepare_run_folder, truncate_log
 
     out = Path(out)
@@ -270,18 +236,10 @@ def train_peer(trainer, iterations: int, out, resume: bool = False, checkpoint_e
     if resume:
         state = load_checkpoint(path, trainer.device)
         require_method(state, path, trainer.method)
-        trainer.load(state)
-        truncate_log(log, trainer.step_count)
+        trainer.load_state_dict(state)
+        truncate_log(log, trainer.step)
     else:
         log.unlink(missing_ok=True)
-    before = trainer.seconds
-
-    def save(step: int, seconds: float) -> None:
-        trainer.step_count, trainer.seconds = step, before + seconds
-        trainer.save(path)
-
     desc = type(trainer).__name__.removesuffix("Trainer")
-    _, _, trainer.stop_signal = run_steps(
-        trainer.step, iterations, trainer.step_count, save, checkpoint_every, progress, desc, log
-    )
+    fit(trainer, iterations, [MetricsLog(log), Checkpointer(path, checkpoint_every)], progress, desc)
     return trainer

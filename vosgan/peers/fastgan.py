@@ -272,7 +272,7 @@ class FaSTGANTrainer(PeerTrainer):
         self.opt_d.step()
         return loss.item()
 
-    def step(self, k: int) -> dict[str, float]:
+    def update(self, k: int) -> dict[str, float]:
         cfg = self.cfg
         rng, generator = step_generators(self.seed, k)
         adversarial = cfg.critics and k >= cfg.pretrain

@@ -1,4 +1,5 @@
-"""Trainer callbacks: the notebook or CLI, not the trainer, decides what to log, draw and save."""
+"""The GAN trainer's own callbacks (sample grids, evaluation of the segmenter during training, thread
+tuning); the loop and the callbacks every trainer shares are in ``vosgan.training.loop``."""
 
 from __future__ import annotations
 
@@ -8,80 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vosgan.data.io import read_jsonl
+from vosgan.training.loop import Callback
 
 if TYPE_CHECKING:
-    from vosgan.training.trainer import Trainer
-
-
-class Callback:
-    """Hooks called by ``Trainer.fit``; override what you need."""
-
-    def on_step(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
-        pass
-
-    def on_end(self, trainer: Trainer) -> None:
-        pass
-
-
-class ProgressBar(Callback):
-    """A tqdm bar up to ``iterations`` with the losses and clips/s of the last step."""
-
-    def __init__(self, iterations: int):
-        self.iterations, self.bar = iterations, None
-
-    def on_step(self, trainer, metrics):
-        from tqdm.auto import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(total=self.iterations, initial=trainer.step - 1, desc="training")
-        self.bar.update(1)
-        self.bar.set_postfix(
-            d=f"{metrics['d_loss']:.3f}", g=f"{metrics['g_loss']:.3f}", clips_s=f"{metrics['clips_per_s']:.1f}"
-        )
-
-    def on_end(self, trainer):
-        if self.bar is not None:
-            self.bar.close()
-
-
-class MetricsLog(Callback):
-    """One JSON line per step (appends, so a resumed run continues the same file)."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-
-    def on_step(self, trainer, metrics):
-        if trainer.dist.is_main:
-            with self.path.open("a") as f:
-                f.write(json.dumps(metrics) + "\n")
-
-
-class Checkpointer(Callback):
-    """Saves ``trainer.state_dict()`` every ``every`` steps and at the end (also after Ctrl-C / SIGTERM)."""
-
-    def __init__(self, path: str | os.PathLike, every: int = 100):
-        self.path, self.every = Path(path), every
-
-    def save(self, trainer: Trainer) -> None:
-        """Write the checkpoint, unless the weights are no longer finite: then the last good one stays."""
-        from vosgan.models.checkpoint import save_checkpoint
-
-        if not trainer.dist.is_main:
-            return
-        if not trainer.weights_finite():
-            kept = f"{self.path} (step {trainer.last_good[1]})" if trainer.last_good else "no earlier checkpoint"
-            print(f"step {trainer.step}: weights are not finite; not saved, the last good checkpoint is {kept}")
-            return
-        save_checkpoint(self.path, trainer.state_dict())
-        trainer.last_good = (str(self.path), trainer.step)
-
-    def on_step(self, trainer, metrics):
-        if self.every and trainer.step % self.every == 0:
-            self.save(trainer)
-
-    def on_end(self, trainer):
-        self.save(trainer)
+    from vosgan.training.trainer import Trainer  # annotations only
 
 
 class SampleGrid(Callback):
@@ -121,7 +52,7 @@ class SegmenterMonitor(Callback):
         self.last_step = rows[-1]["step"] if rows else -1
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
-        from vosgan.models.checkpoint import model_state, save_checkpoint
+        from vosgan.models.checkpoint import checkpoint_state, save_checkpoint
 
         discriminator = trainer.D_samples
         if trainer.cfg.train.bn_clips:
@@ -135,7 +66,8 @@ class SegmenterMonitor(Callback):
             f.write(json.dumps(scores) + "\n")
         if scores["J"] > self.best:
             self.best = scores["J"]
-            state = model_state(
+            state = checkpoint_state(
+                "vosgan",
                 trainer.cfg,
                 trainer.G_samples,
                 discriminator,

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from vosgan.config import VOSGANConfig
-from vosgan.training.callbacks import Callback
+from vosgan.training.loop import Callback
 from vosgan.training.trainer import Trainer
 
 
@@ -46,8 +46,9 @@ def run_training(
     starts a new run from another checkpoint's weights (``vosgan.models.checkpoint.init_from``).
     """
     from vosgan.models.checkpoint import init_from, resume_from
-    from vosgan.training.callbacks import Checkpointer, MetricsLog, SampleGrid
+    from vosgan.training.callbacks import SampleGrid
     from vosgan.training.distributed import setup_distributed
+    from vosgan.training.loop import Checkpointer, MetricsLog
 
     out = Path(out)
     path = prepare_run_folder(out, resume)

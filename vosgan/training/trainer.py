@@ -6,8 +6,6 @@ sample grids (``vosgan.training.callbacks``) and process groups (``vosgan.traini
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import time
 from typing import Any
 
@@ -22,9 +20,9 @@ from vosgan.models import Discriminator, DiscriminatorOutput, Generator, Generat
 from vosgan.models.checkpoint import (
     CheckpointError,
     check_config,
+    checkpoint_state,
     is_export,
     load_weights,
-    model_state,
     nonfinite_tensors,
     require_method,
 )
@@ -38,34 +36,10 @@ from vosgan.training.augment import (
     shift_foreground,
     temporal_median,
 )
-from vosgan.training.callbacks import Callback, ProgressBar
 from vosgan.training.distributed import DistInfo, all_finite
+from vosgan.training.loop import Callback, fit
 from vosgan.training.losses import alpha_at, discriminator_loss, generator_loss, r1_penalty
 from vosgan.training.optim import EMA, make_optimizer
-
-
-@contextlib.contextmanager
-def stop_on_signals(trainer: Trainer):
-    """While inside, SIGINT and SIGTERM ask ``trainer`` to stop after its current step (recorded in
-    ``trainer.stop_signal``); the previous handlers come back on exit. Outside the main thread (a
-    notebook worker) there are no handlers to set."""
-    trainer.stop_signal = None
-
-    def request_stop(signum, frame):
-        trainer._stop = True
-        trainer.stop_signal = signum
-
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        for s in previous:
-            signal.signal(s, request_stop)
-    except ValueError:
-        previous = {}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 class TrainingDiverged(RuntimeError):
@@ -125,7 +99,6 @@ class Trainer:
                 f"dataset of {len(dataset)} clips is smaller than one batch "
                 f"of {t.batch_size} x {dist.world_size} processes"
             )
-        self._stop = False
         self.stop_signal: int | None = None  # the signal that ended the last ``fit`` early, if any
         self.last_good: tuple[str, int] | None = None  # (path, step) of the last checkpoint with finite weights
 
@@ -292,27 +265,27 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------- loop
     def fit(self, iterations: int, callbacks: list[Callback] = (), progress: bool = True) -> list[dict[str, Any]]:
-        """Train until ``self.step == iterations``; Ctrl-C or SIGTERM stop after the current step,
-        and ``on_end`` callbacks (e.g. the checkpointer) still run."""
-        history = []
-        callbacks = [*callbacks]
-        if progress and self.dist.is_main:
-            callbacks.insert(0, ProgressBar(iterations))
-        self._stop = False
-        with stop_on_signals(self):
-            try:
-                while self.step < iterations and not self._stop:
-                    for batch in self._loader():
-                        metrics = self.train_step(batch)
-                        history.append(metrics)
-                        for cb in callbacks:
-                            cb.on_step(self, metrics)
-                        if self.step >= iterations or self._stop:
-                            break
-            finally:
-                for cb in callbacks:
-                    cb.on_end(self)
-        return history
+        """Train until ``self.step == iterations`` (``vosgan.training.loop.fit``); Ctrl-C or SIGTERM stop
+        after the current step, and ``on_end`` callbacks (e.g. the checkpointer) still run."""
+        return fit(self, iterations, callbacks, progress)
+
+    def steps(self):
+        """One training step per item, endlessly, epoch after epoch; yields each step's figures."""
+        while True:
+            for batch in self._loader():
+                yield self.train_step(batch)
+
+    def summary(self, figures: dict[str, Any]) -> dict[str, str]:
+        """What the progress bar shows of a step."""
+        return {
+            "d": f"{figures['d_loss']:.3f}",
+            "g": f"{figures['g_loss']:.3f}",
+            "clips_s": f"{figures['clips_per_s']:.1f}",
+        }
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist.is_main
 
     def _loader(self):
         """The rest of the current epoch's batches (the order depends on the seed and the epoch only)."""
@@ -341,7 +314,8 @@ class Trainer:
         return {**record, "init": self.init_record} if self.init_record else record
 
     def state_dict(self) -> dict[str, Any]:
-        return model_state(
+        return checkpoint_state(
+            "vosgan",
             self.cfg,
             self.G,
             self.D,

@@ -134,10 +134,12 @@ def rows_figure(
     title: str | None = None,
     width: float = 10,
     paths: dict[str, np.ndarray] | None = None,
+    flow_key: bool = False,
 ):
     """Named clips (each (T, H, W, 3)) as labelled rows of frames, left to right in time. ``paths``:
     for some rows, the object's path (T, 2) pixels (x, y), NaN where absent (``object_paths``), drawn
-    over each frame shown up to that frame."""
+    over each frame shown up to that frame. ``flow_key`` draws the flow colour wheel beside the title
+    (hue = direction, brightness = speed)."""
     image = grid(list(rows.values()), count)
     fig, ax = plt.subplots(figsize=(width, max(1.2, width * image.shape[0] / image.shape[1]) + 0.4))
     ax.imshow(image)
@@ -157,6 +159,13 @@ def rows_figure(
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    if flow_key:
+        side = 0.06  # of the axes' width; the key sits square above its right end
+        tall = side * image.shape[1] / image.shape[0]
+        key = ax.inset_axes([1 - side, 1.005, side, tall])
+        key.imshow(colour_wheel(64))
+        key.set_title("flow key", fontsize=7)
+        key.axis("off")
     return fig
 
 

@@ -80,10 +80,38 @@ def test_trajectory_contrast(generator):
 
 
 def test_discriminator_view(generator):
+    """Each panel shows what it names: the clip of the point, G's mask, D's segmentation of that clip and
+    the Farneback flow of it (a mutation that swaps two panels or renders another point fails here)."""
+    from vosgan.data.clips import to_uint8
+    from vosgan.data.flow import batch_flow
+    from vosgan.models.sampling import render
+
     cfg = generator.cfg
-    view = discriminator_view(generator, Discriminator(cfg), LatentPoint.from_seed(cfg.latent.dim, 0))
+    torch.manual_seed(1)
+    disc = Discriminator(cfg).eval()
+    point = LatentPoint.from_seed(cfg.latent.dim, 0)
+    view = discriminator_view(generator, disc, point)
     assert list(view) == ["video", "generator mask m(z)", "D segmentation", "Farneback flow OF(G(z))", "D flow"]
     assert all(v.shape == (cfg.frames, cfg.size, cfg.size, 3) and v.dtype == np.uint8 for v in view.values())
+    out = render(generator, point.z_c[None], trajectory(point.start[None], point.end[None], cfg.frames, "slerp"))
+    assert np.array_equal(view["video"], to_uint8(out.video[0]))
+    grey = lambda v: v[..., 0].astype(np.float32) / 255  # noqa: E731
+    assert all(
+        np.array_equal(view[k][..., 0], view[k][..., c])
+        for k in ("generator mask m(z)", "D segmentation")
+        for c in (1, 2)
+    )
+    assert np.abs(grey(view["generator mask m(z)"]) - out.mask[0, 0].numpy()).max() <= 0.5 / 255 + 1e-6
+    with torch.no_grad():
+        d_probability = disc(out.video).probability[0, 0].numpy()
+    assert np.abs(grey(view["D segmentation"]) - d_probability).max() <= 0.5 / 255 + 1e-6
+    assert not np.array_equal(view["generator mask m(z)"], view["D segmentation"])
+    flow = batch_flow(out.video)[0]
+    moving = flow.norm(dim=0).numpy() > 0.5  # where the clip's flow is strong its panel is coloured
+    assert (
+        moving.any()
+        and view["Farneback flow OF(G(z))"][moving].mean() > view["Farneback flow OF(G(z))"][~moving].mean()
+    )
 
 
 def test_explorer_sliders_drive_the_image(generator):

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from vosgan.data.clips import resize_frames, to_tensor
 from vosgan.metrics.networks import temporal_resample
+from vosgan.training.recalibrate import precise_batchnorm
 
 
 @dataclass
@@ -137,22 +138,8 @@ def recognise(
         loss.backward()
         opt.step()
     if mode == "finetune":
-        _precise_batchnorm(model, train)
+        precise_batchnorm(model, (train.video[i : i + 32] for i in range(0, len(train), 32)))
     return accuracy(model, test)
-
-
-@torch.no_grad()
-def _precise_batchnorm(model: nn.Module, data: LabelledVideos, batch: int = 32) -> None:
-    """Replace every BatchNorm's running statistics by their average over ``data`` under the final
-    weights ("precise BN"): after a short fine-tuning the momentum averages still mix in early weights."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average
-    model.train()
-    for i in range(0, len(data), batch):
-        model(data.video[i : i + batch])
-    model.eval()
 
 
 def compare_discriminators(

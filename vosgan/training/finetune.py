@@ -19,6 +19,7 @@ from vosgan.models import Discriminator, Generator
 from vosgan.models.latent import sample_latents
 from vosgan.training.losses import weighted_segmentation_loss
 from vosgan.training.optim import make_optimizer
+from vosgan.training.recalibrate import precise_batchnorm
 
 
 def segmentation_parameters(discriminator: Discriminator) -> list[torch.nn.Parameter]:
@@ -90,6 +91,12 @@ def finetune(
             if len(losses) >= iterations:
                 break
     bar.close()
+    # BatchNorm statistics of the final weights on the training clips (no labels needed)
+    clips = (
+        torch.stack([dataset.video(i) for i in range(j, min(j + batch_size, len(dataset)))])
+        for j in range(0, len(dataset), batch_size)
+    )
+    precise_batchnorm(discriminator, clips, device)
     segment_at_training_size(discriminator)
     return losses
 
@@ -102,8 +109,11 @@ def train_on_generator(
     lr: float = 2e-4,
     seed: int = 0,
     progress: bool = True,
+    balanced: bool = True,
 ) -> list[float]:
-    """The "synthetic" setting: train the segmenter on (G(z), m(z) > 0.5) pairs, no real data."""
+    """The "synthetic" setting: train the segmenter on (G(z), m(z) > 0.5) pairs, no real data, with the
+    class-balanced NLL unless ``balanced=False`` (as ``finetune``: with the plain one it predicts no
+    foreground for the first few hundred steps)."""
     device = next(discriminator.parameters()).device
     cfg = generator.cfg
     rng = torch.Generator().manual_seed(seed)
@@ -117,6 +127,13 @@ def train_on_generator(
             fake = generator(*sample_latents(cfg, batch_size, rng, device))
         target = (fake.mask.float() > 0.5).float()
         weight = torch.ones(batch_size, cfg.frames, device=device)
-        losses.append(_step(discriminator, optimizer, fake.video.float(), target, weight, device))
+        losses.append(_step(discriminator, optimizer, fake.video.float(), target, weight, device, balanced))
+
+    def generated(batches: int):  # BatchNorm statistics of the final weights on fresh generated clips
+        for _ in range(batches):
+            with autocast(device):
+                yield generator(*sample_latents(cfg, batch_size, rng, device)).video.float()
+
+    precise_batchnorm(discriminator, generated(max(1, 256 // batch_size)), device)
     segment_at_training_size(discriminator)
     return losses

@@ -20,6 +20,15 @@ from vosgan.models import Discriminator
 
 
 @torch.no_grad()
+def precise_batchnorm(module: torch.nn.Module, batches, device: torch.device | str | None = None) -> None:
+    """Replace every BatchNorm's running statistics, in place, by their average over ``batches`` (clips
+    (B, 3, T, H, W)) under the final weights ("precise BN"); ``module`` ends in eval mode. After a short
+    training the momentum averages still mix in the early weights' statistics."""
+    update_bn(batches, module, device)
+    module.eval()
+
+
+@torch.no_grad()
 def recalibrate_batchnorm(
     discriminator: Discriminator, dataset, clips: int, batch_size: int = 16, seed: int = 0
 ) -> Discriminator:
@@ -34,5 +43,5 @@ def recalibrate_batchnorm(
     device = next(recalibrated.parameters()).device
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:clips]
     batches = (torch.stack([dataset.video(int(i)) for i in chunk]) for chunk in order.split(batch_size))
-    update_bn(batches, recalibrated, device)
-    return recalibrated.eval()
+    precise_batchnorm(recalibrated, batches, device)
+    return recalibrated

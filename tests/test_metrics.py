@@ -116,6 +116,30 @@ def test_cli_evaluate_folders(tmp_path, capsys):
         evaluate_folders(tmp_path / "gt", tmp_path / "short")
 
 
+def test_cli_evaluate_warns_on_single_id_predictions_and_scores_a_subset(tmp_path, capsys):
+    """Two objects in the ground truth, one id in the prediction (an unsupervised method's masks):
+    without --binary only object 1 can match, so the command says so; --sequences scores a subset."""
+    two = np.stack([square(left=10 + t) + 2 * square(left=40 + t) for t in range(5)])
+    one = (two > 0).astype(np.uint8)
+    for name in ("cars", "dogs"):
+        _write(tmp_path / "gt", name, two)
+        _write(tmp_path / "pred", name, one)
+    _write(tmp_path / "gt", "solo", np.stack([square(left=10 + t) for t in range(5)]))
+    _write(tmp_path / "pred", "solo", np.stack([square(left=10 + t) for t in range(5)]))
+    args = ["evaluate", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--workers", "1"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "warning: the predictions of 2 sequence(s) (cars, dogs)" in captured.err and "--binary" in captured.err
+    assert main([*args, "--binary"]) == 0
+    binary = capsys.readouterr()
+    assert "warning" not in binary.err and "cars_1" in binary.out and "cars_2" not in binary.out
+    assert main([*args, "--sequences", "solo"]) == 0
+    subset = capsys.readouterr()
+    assert "warning" not in subset.err and "solo_1" in subset.out and "cars" not in subset.out
+    assert main([*args, "--sequences", "solo,cats"]) == 2
+    assert "no ground truth for sequence(s) cats" in capsys.readouterr().err
+
+
 def test_semi_supervised_never_reads_the_first_and_last_prediction_frames(tmp_path):
     gt = np.stack([square(left=10 + t) for t in range(5)])
     pred = gt.copy()

@@ -156,6 +156,7 @@ def test_cli_train_tiny_and_resume(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "--preset", "tiny", "--videos", "30", "--iterations", "3", "--out", str(out), "--no-progress"]
     assert main([*args, "--sample-every", "3"]) == 0
+    assert f"checkpoint: {out / 'checkpoint.pt'}" in capsys.readouterr().out  # the last line names it
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert (out / "samples" / "samples_0000003.png").stat().st_size > 1000

@@ -82,6 +82,11 @@ def _train(args: argparse.Namespace) -> int:
     )
     if trainer.stop_signal is not None:  # pre-empted: a non-zero exit, so a job scheduler sees it unfinished
         return 128 + trainer.stop_signal
+    if trainer.is_main:
+        print(
+            f"trained to step {trainer.step} ({trainer.train_seconds:.0f} s in training steps, {trainer.precision}); "
+            f"checkpoint: {Path(args.out) / 'checkpoint.pt'} (metrics.jsonl and samples/ beside it)"
+        )
     return 0
 
 

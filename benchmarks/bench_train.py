@@ -41,11 +41,11 @@ SHIPPED = {
         "mask_binary": 1.0,
         "mode_seeking": 0.2,
         "balanced_segmentation": True,
-        "diffaugment": "color,translation,cutout",
         "compactness": 1.0,
         "segmentation_weight": 10.0,
         "flow_loss": "epe",
     },
+    "augment": {"diffaugment": "color,translation,cutout"},
 }
 
 

@@ -42,9 +42,9 @@ def test_bad_values_are_rejected_with_a_clear_message():
     with pytest.raises(ValueError, match="unknown config keys"):
         VOSGANConfig.from_dict({"size": 64, "colour": 1})
     # the bounds the CLI checks at its parser are the config's own (a config from a file meets them too)
-    for key, bad in (("shift", 0.6), ("glide", 0.3), ("glide", -0.1)):
-        with pytest.raises(ValueError, match=f"loss.{key} is a"):
-            get_preset("tiny").with_overrides(loss={key: bad})
+    for key, bad in (("shift", 0.6), ("glide", 0.3), ("glide", -0.1), ("camouflage", 1.5)):
+        with pytest.raises(ValueError, match=f"augment.{key} is a"):
+            get_preset("tiny").with_overrides(augment={key: bad})
     from vosgan.cli.main import main
 
     with pytest.raises(SystemExit):
@@ -77,3 +77,19 @@ def test_recipe_carries_network_settings_so_a_retrained_model_has_the_same_archi
     passed_on = recipe(changed)
     assert passed_on == {"generator": {"upsampling": "resize"}, "train": {"g_steps": 2}}  # epochs left out
     assert get_preset("small").with_overrides(**passed_on).generator == changed.generator
+
+
+def test_a_config_written_before_augment_had_its_own_section_still_loads():
+    """The shipped checkpoints and older runs carry the augmentation fields under ``loss``."""
+    old = get_preset("small").to_dict()
+    old["loss"] = {**old["loss"], "glide": 0.03, "diffaugment": "color,cutout", "mask_prior": 10.0}
+    del old["augment"]
+    cfg = VOSGANConfig.from_dict(old)
+    assert cfg.augment.glide == 0.03 and cfg.augment.diffaugment == "color,cutout" and cfg.loss.mask_prior == 10.0
+    assert VOSGANConfig.from_dict(cfg.to_dict()) == cfg
+    from vosgan.models.checkpoint import load_checkpoint
+    from vosgan.paths import SHIPPED
+
+    shipped = load_checkpoint(SHIPPED)
+    assert "diffaugment" in shipped["config"]["loss"]  # the file as written
+    assert VOSGANConfig.from_dict(shipped["config"]).augment.diffaugment == "color,translation,cutout"

@@ -2,6 +2,7 @@
 
 import argparse
 import ast
+import importlib
 import json
 import pkgutil
 import re
@@ -136,3 +137,26 @@ def test_every_subcommand_is_listed_and_every_option_says_what_it_does_and_its_d
             if not (action.required or unset):
                 flat, shown = "".join(text.split()), "".join(f"default: {action.default}".split())
                 assert shown in flat or "default" in action.help, (name, action.dest)
+
+
+def test_every_module_and_name_the_docs_mention_exists():
+    """``vosgan.a.b.name`` in the README, docs/ and the model cards: a module, or a name in one."""
+    texts = [
+        p.read_text() for p in [ROOT / "README.md", ROOT / "checkpoints" / "README.md", *(ROOT / "docs").glob("*.md")]
+    ]
+    mentioned = {m for text in texts for m in re.findall(r"\bvosgan(?:\.[a-z_]+)+", text)}
+    assert len(mentioned) > 15
+    missing = []
+    for dotted in sorted(mentioned):
+        parts, obj = dotted.split("."), None
+        for depth in range(len(parts), 0, -1):  # the longest importable prefix, then attributes
+            try:
+                obj = importlib.import_module(".".join(parts[:depth]))
+                break
+            except ImportError:
+                continue
+        for attr in parts[depth:]:
+            obj = getattr(obj, attr, None)
+        if obj is None:
+            missing.append(dotted)
+    assert not missing, f"named in the docs but not in the package: {missing}"

@@ -161,9 +161,9 @@ def test_mode_seeking_motion_pairs_share_the_scene(tiny_dataset):
 @pytest.mark.parametrize("option", ["shift", "glide", "diffaugment", "r1", "hinge"])
 def test_each_discriminator_side_option_changes_the_run_and_stays_finite(tiny_dataset, option):
     overrides = {
-        "shift": {"loss": {"shift": 0.125}},
-        "glide": {"loss": {"glide": 0.03}},
-        "diffaugment": {"loss": {"diffaugment": "color,translation,cutout"}},
+        "shift": {"augment": {"shift": 0.125}},
+        "glide": {"augment": {"glide": 0.03}},
+        "diffaugment": {"augment": {"diffaugment": "color,translation,cutout"}},
         "r1": {"loss": {"r1": 1.0}},
         "hinge": {"loss": {"gan": "hinge"}},
     }[option]
@@ -222,7 +222,7 @@ def test_real_background_pastes_the_foreground_over_a_real_clips_median(tiny_dat
     assert torch.equal(pasted.video[..., 2:, 2:], torch.full((3, 3, 2, 2, 2), 0.5))  # the real background shows
     kept = paste_on_backgrounds(out, torch.full((1, 3, 4, 4), 0.5), 0.0, torch.Generator().manual_seed(0))
     assert torch.equal(kept.video, out.mask * out.foreground)
-    cfg = get_preset("tiny").with_overrides(loss={"real_background": 1.0})
+    cfg = get_preset("tiny").with_overrides(augment={"real_background": 1.0})
     trainer = Trainer(cfg, tiny_dataset, CPU, seed=0)
     plain = Trainer(get_preset("tiny"), tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]
     assert trainer.fit(1, progress=False)[-1]["d_loss"] != plain["d_loss"] and trainer._backgrounds.shape[1:] == (
@@ -248,7 +248,7 @@ def test_static_decoy_is_a_still_copy_labelled_background(tiny_dataset):
     still = bright - mask[:, 0]
     assert (still[:, :1] == still).all()  # the decoy does not move
     assert torch.equal(add_static_decoy(out, 0.0, torch.Generator().manual_seed(0)).video, out.video)
-    cfg = get_preset("tiny").with_overrides(loss={"static_decoy": 1.0})
+    cfg = get_preset("tiny").with_overrides(augment={"static_decoy": 1.0})
     plain = Trainer(get_preset("tiny"), tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]
     assert Trainer(cfg, tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]["d_loss"] != plain["d_loss"]
 
@@ -272,8 +272,8 @@ def test_camouflage_dresses_the_object_in_its_own_background(tiny_dataset):
     assert torch.equal(dressed.video, recomposed)
     assert torch.equal(camouflage_foreground(out, 0.0, torch.Generator().manual_seed(0)).video, out.video)
     with pytest.raises(ValueError, match="camouflage"):
-        get_preset("tiny").with_overrides(loss={"camouflage": 1.5})
-    cfg = get_preset("tiny").with_overrides(loss={"camouflage": 1.0, "glide": 0.05})
-    glide = get_preset("tiny").with_overrides(loss={"glide": 0.05})
+        get_preset("tiny").with_overrides(augment={"camouflage": 1.5})
+    cfg = get_preset("tiny").with_overrides(augment={"camouflage": 1.0, "glide": 0.05})
+    glide = get_preset("tiny").with_overrides(augment={"glide": 0.05})
     plain = Trainer(glide, tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]
     assert Trainer(cfg, tiny_dataset, CPU, seed=0).fit(1, progress=False)[-1]["d_loss"] != plain["d_loss"]

@@ -21,7 +21,7 @@ FLOW_LOSSES = ("mse", "epe")
 AUGMENTATIONS = ("color", "translation", "cutout")
 PRECISIONS = ("auto", "fp32", "bf16")
 REFINEMENTS = ("none", "guided", "crf")  # vosgan.segmentation.refine
-MAX_SHIFT, MAX_GLIDE = 0.5, 0.25  # loss.shift (share of the size) and loss.glide (share per frame)
+MAX_SHIFT, MAX_GLIDE = 0.5, 0.25  # augment.shift (share of the size) and augment.glide (share per frame)
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,13 @@ class LossConfig:
     # and larger for outlines, stripes and scattered blobs (the compact-shape priors of interactive
     # segmentation, e.g. Das, Veksler & Boykov 2009; here on G's masks). Not in the papers.
     compactness: float = 0.0
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What is done to clips around the discriminator (``vosgan.training.augment``): none of it is in the
+    VOS-GAN papers, all of it is off in every preset (docs/architecture.md)."""
+
     # Bielski & Favaro 2019: foreground and mask shifted together relative to the background by a
     # random integer offset per clip (up to shift x size pixels), the same for all frames.
     shift: float = 0.0
@@ -135,6 +142,20 @@ class LossConfig:
     # of its own background as the object's texture (before the glide), so only the object's motion
     # tells it from the scene and D's segmentation of it must come from motion.
     camouflage: float = 0.0
+
+    def __post_init__(self) -> None:
+        unknown = set(filter(None, self.diffaugment.split(","))) - set(AUGMENTATIONS)
+        if unknown:
+            raise ValueError(f"augment.diffaugment: unknown policies {sorted(unknown)}; choose from {AUGMENTATIONS}")
+        if not 0 <= self.glide <= MAX_GLIDE:
+            raise ValueError(
+                f"augment.glide is a speed in [0, {MAX_GLIDE}] (share of the size per frame), got {self.glide}"
+            )
+        if not 0 <= self.shift <= MAX_SHIFT:
+            raise ValueError(f"augment.shift is a share of the size in [0, {MAX_SHIFT}], got {self.shift}")
+        for name in ("static_decoy", "camouflage", "real_background"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"augment.{name} is a probability, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -200,6 +221,7 @@ class VOSGANConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
 
@@ -231,21 +253,6 @@ class VOSGANConfig:
             raise ValueError(f"loss.flow_loss must be one of {FLOW_LOSSES}, got {self.loss.flow_loss!r}")
         if self.loss.gan not in GAN_LOSSES:
             raise ValueError(f"loss.gan must be one of {GAN_LOSSES}, got {self.loss.gan!r}")
-        unknown = set(filter(None, self.loss.diffaugment.split(","))) - set(AUGMENTATIONS)
-        if unknown:
-            raise ValueError(f"loss.diffaugment: unknown policies {sorted(unknown)}; choose from {AUGMENTATIONS}")
-        if not 0 <= self.loss.glide <= MAX_GLIDE:
-            raise ValueError(
-                f"loss.glide is a speed in [0, {MAX_GLIDE}] (share of the size per frame), got {self.loss.glide}"
-            )
-        if not 0 <= self.loss.shift <= MAX_SHIFT:
-            raise ValueError(f"loss.shift is a share of the size in [0, {MAX_SHIFT}], got {self.loss.shift}")
-        if not 0 <= self.loss.static_decoy <= 1:
-            raise ValueError(f"loss.static_decoy is a probability, got {self.loss.static_decoy}")
-        if not 0 <= self.loss.camouflage <= 1:
-            raise ValueError(f"loss.camouflage is a probability, got {self.loss.camouflage}")
-        if not 0 <= self.loss.real_background <= 1:
-            raise ValueError(f"loss.real_background is a probability, got {self.loss.real_background}")
         if self.segment.working_size < 0 or self.segment.working_size % 8:
             raise ValueError(f"segment.working_size must be 0 or a multiple of 8, got {self.segment.working_size}")
         if self.train.precision not in PRECISIONS:
@@ -271,7 +278,12 @@ class VOSGANConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VOSGANConfig:
-        """Rebuild a config from ``to_dict`` output; unknown keys are an error, not silently dropped."""
+        """Rebuild a config from ``to_dict`` output; unknown keys are an error, not silently dropped.
+        Configs written before augmentation had its own section carry its fields under ``loss``."""
+        loss = dict(data.get("loss", {}))
+        moved = {k: loss.pop(k) for k in list(loss) if k in {f.name for f in fields(AugmentConfig)}}
+        if moved:
+            data = {**data, "loss": loss, "augment": {**moved, **data.get("augment", {})}}
         kwargs: dict[str, Any] = {}
         for f in fields(cls):
             if f.name not in data:
@@ -300,6 +312,7 @@ _SUBCONFIGS = {
     "generator": GeneratorConfig,
     "discriminator": DiscriminatorConfig,
     "loss": LossConfig,
+    "augment": AugmentConfig,
     "train": TrainConfig,
     "segment": SegmentConfig,
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -241,6 +242,62 @@ def check_output(out: Path, input_path: Path, names: list[str], overwrite: bool,
     ensure_writable_folder(out, "--out")
 
 
+def read_working_frames(seq: Sequence, cfg: VOSGANConfig, size: int | None = None):
+    """(N, H, W) of a video, its frames and shots at the working size, or (the error, None, None) when it
+    cannot be read; frames are resized as they are decoded, so a long or large video never sits in
+    memory at its own size."""
+    try:
+        small, shape = [], None
+        for frame in seq.iter_frames() if seq.iter_frames else seq.read_frames():
+            if shape is not None and frame.shape[:2] != shape:
+                raise DataError(f"frame {len(small)} of {seq.name!r} is {frame.shape[:2]}, the first is {shape}")
+            shape = frame.shape[:2]
+            h, w = working_size(*shape, cfg, size)
+            small.append(resize_frames(frame[None], h, width=w)[0])
+        if not small:
+            raise DataError(f"{seq.name!r} has no frames")
+        frames = np.stack(small)
+        return (len(small), *shape), frames, shots_of(frames, cfg)
+    except (DataError, OSError, ValueError, cv2.error) as err:
+        return err, None, None
+
+
+def write_sequence(
+    seq: Sequence,
+    seg: torch.Tensor,
+    flow: torch.Tensor | None,
+    shape: tuple,
+    small: np.ndarray,
+    out: Path,
+    settings: SegmentConfig,
+    threshold: float = 0.5,
+    soft: bool = False,
+    overwrite: bool = False,
+) -> str:
+    """Refine, threshold and write one sequence's masks (shots' maps ``seg`` (S, 1, T, h, w)) a frame at a
+    time at its own size ``shape`` (N, H, W); the guided filter decodes the video again for its guide."""
+    name, (n, height, width) = seq.name, shape
+    prepare_sequence_output(out, name, overwrite)
+    refiner = Refiner(timeline(seg, n)[:, 0], small, settings)
+    images = None  # the guided filter's guide: the video at its own size, decoded again frame by frame
+    if settings.refine == "guided":
+        images = iter(seq.iter_frames() if seq.iter_frames else seq.read_frames())
+    kept = []
+    for t in range(n):
+        image = next(images, None) if images else None
+        if images and image is None:  # the video changed or decoded short the second time
+            raise DataError(f"{name!r} gave fewer frames when read again for the guided filter ({t} of {n})")
+        probability = refiner.frame(t, image, (height, width))
+        write_indexed_png(out / name / f"{t:05d}.png", (probability > threshold).astype(np.uint8))
+        if soft:
+            kept.append(probability)
+    if soft or flow is not None:  # the full arrays were asked for
+        flow_full = flow_at(flow, n, height, width) if flow is not None else None
+        write_arrays(out, name, np.stack(kept) if soft else None, flow_full)
+    mark_complete(out, name)
+    return name
+
+
 def segment_path(
     discriminator: Discriminator,
     cfg: VOSGANConfig,
@@ -277,49 +334,10 @@ def segment_path(
     report = SegmentReport([], dict(unnamed))
     bar = tqdm(total=len(sequences), desc="segmenting", disable=not progress)
 
-    def read(seq: Sequence):
-        """(N, H, W) of the video, its frames and shots at the working size; frames are resized as
-        they are decoded, so a long or large video never sits in memory at its own size."""
-        try:
-            small, shape = [], None
-            for frame in seq.iter_frames() if seq.iter_frames else seq.read_frames():
-                if shape is not None and frame.shape[:2] != shape:
-                    raise DataError(f"frame {len(small)} of {seq.name!r} is {frame.shape[:2]}, the first is {shape}")
-                shape = frame.shape[:2]
-                h, w = working_size(*shape, cfg, size)
-                small.append(resize_frames(frame[None], h, width=w)[0])
-            if not small:
-                raise DataError(f"{seq.name!r} has no frames")
-            frames = np.stack(small)
-            return (len(small), *shape), frames, shots_of(frames, cfg)
-        except (DataError, OSError, ValueError, cv2.error) as err:
-            return err, None, None
-
-    def write(seq: Sequence, seg: torch.Tensor, flow: torch.Tensor | None, shape: tuple, small: np.ndarray) -> str:
-        """Refine, threshold and write one sequence's masks a frame at a time at its own size."""
-        name, (n, height, width) = seq.name, shape
-        prepare_sequence_output(out, name, overwrite)
-        refiner = Refiner(timeline(seg, n)[:, 0], small, settings)
-        images = None  # the guided filter's guide: the video at its own size, decoded again frame by frame
-        if settings.refine == "guided":
-            images = iter(seq.iter_frames() if seq.iter_frames else seq.read_frames())
-        kept = []
-        for t in range(n):
-            image = next(images, None) if images else None
-            if images and image is None:  # the video changed or decoded short the second time
-                raise DataError(f"{name!r} gave fewer frames when read again for the guided filter ({t} of {n})")
-            probability = refiner.frame(t, image, (height, width))
-            write_indexed_png(out / name / f"{t:05d}.png", (probability > threshold).astype(np.uint8))
-            if soft:
-                kept.append(probability)
-        if soft or flow is not None:  # the full arrays were asked for
-            flow_full = flow_at(flow, n, height, width) if flow is not None else None
-            write_arrays(out, name, np.stack(kept) if soft else None, flow_full)
-        mark_complete(out, name)
-        return name
-
     with ThreadPoolExecutor(2, "vosgan-read") as reader, ThreadPoolExecutor(2, "vosgan-write") as writer:
         ahead = 4  # sequences decoded ahead of the network
+        read = partial(read_working_frames, cfg=cfg, size=size)
+        write = partial(write_sequence, out=out, settings=settings, threshold=threshold, soft=soft, overwrite=overwrite)
         reads = [reader.submit(read, seq) for seq in sequences[:ahead]]
         pending: list[tuple[int, torch.Tensor]] = []  # (sequence index, shot) waiting for the network
         done: dict[

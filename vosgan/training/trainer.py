@@ -82,7 +82,7 @@ class Trainer:
         self.opt_d = make_optimizer(discriminator.parameters(), t, t.lr_d)
         self.latent_rng = torch.Generator().manual_seed(seed * 1_000_003 + dist.rank)
         self.aug_rng = torch.Generator().manual_seed(seed * 1_000_033 + 7 + dist.rank)
-        self.augment = DiffAugment(cfg.loss.diffaugment)
+        self.augment = DiffAugment(cfg.augment.diffaugment)
         self._backgrounds: torch.Tensor | None = None  # real backgrounds of the current step (real_background)
         self.ema = EMA(self.G, t.ema) if t.ema else None
         self.ema_d = EMA(self.D, t.ema_d, average_buffers=True) if t.ema_d else None
@@ -142,14 +142,14 @@ class Trainer:
         ``for_d``: the discriminator's batch, which also gets the camouflage."""
         z_c, z_m = self._latents()
         fake = self.generator(z_c, z_m)
-        if self.cfg.loss.real_background and self._backgrounds is not None:
-            fake = paste_on_backgrounds(fake, self._backgrounds, self.cfg.loss.real_background, self.aug_rng)
-        if for_d and self.cfg.loss.camouflage:  # the generator is never asked to make camouflaged objects
-            fake = camouflage_foreground(fake, self.cfg.loss.camouflage, self.aug_rng)
-        if self.cfg.loss.shift:
-            fake = shift_foreground(fake, self.cfg.loss.shift, self.aug_rng)
-        if self.cfg.loss.glide:
-            fake = glide_foreground(fake, self.cfg.loss.glide, self.aug_rng)
+        if self.cfg.augment.real_background and self._backgrounds is not None:
+            fake = paste_on_backgrounds(fake, self._backgrounds, self.cfg.augment.real_background, self.aug_rng)
+        if for_d and self.cfg.augment.camouflage:  # the generator is never asked to make camouflaged objects
+            fake = camouflage_foreground(fake, self.cfg.augment.camouflage, self.aug_rng)
+        if self.cfg.augment.shift:
+            fake = shift_foreground(fake, self.cfg.augment.shift, self.aug_rng)
+        if self.cfg.augment.glide:
+            fake = glide_foreground(fake, self.cfg.augment.glide, self.aug_rng)
         return fake, z_c, z_m
 
     def d_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:

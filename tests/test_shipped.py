@@ -26,8 +26,8 @@ RECIPE = {
         "segmentation_weight": 10.0,
         "balanced_segmentation": True,
         "compactness": 1.0,
-        "diffaugment": "color,translation,cutout",
     },
+    "augment": {"diffaugment": "color,translation,cutout"},
     "train": {"g_steps": 2, "ema_d": 0.998, "bn_clips": 256},
     "segment": {"working_size": 56, "refine": "guided"},
 }

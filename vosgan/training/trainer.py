@@ -154,14 +154,14 @@ class Trainer:
 
     def d_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One discriminator update on Eq. 2 with a real batch and a fresh generated batch."""
-        c = self.cfg.loss
+        c, aug = self.cfg.loss, self.cfg.augment
         real = batch["video"].to(self.device, non_blocking=True)
-        if c.real_background:  # this step's real backgrounds, for its D and G steps
+        if aug.real_background:  # this step's real backgrounds, for its D and G steps
             self._backgrounds = temporal_median(real)
         with torch.no_grad(), autocast(self.device, self.precision):
             fake, _, _ = self._generate(for_d=True)
-            if c.static_decoy:  # D's fakes only: the generator is never asked to make decoys
-                fake = add_static_decoy(fake, c.static_decoy, self.aug_rng)
+            if aug.static_decoy:  # D's fakes only: the generator is never asked to make decoys
+                fake = add_static_decoy(fake, aug.static_decoy, self.aug_rng)
         t0 = time.perf_counter()
         fake_flow = batch_flow(fake.video.float()) if c.flow else None
         real_flow = batch["flow"].to(self.device) if c.flow else None

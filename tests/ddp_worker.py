@@ -1,6 +1,7 @@
 """Launched by test_train.py under torchrun: train a few DDP steps, then report each replica's weights."""
 
 import json
+import os
 import sys
 
 import torch
@@ -26,3 +27,8 @@ if info.is_main:
         open(sys.argv[1], "w"),
     )
 cleanup_distributed()
+# Leave without running C++ static destructors: once in about a dozen runs gloo's threads aborted the
+# process at interpreter exit ("terminate called without an active exception"), after the report was
+# written and the process group was destroyed; the test is about the replicas, not the teardown.
+sys.stdout.flush()
+os._exit(0)

@@ -1,0 +1,1 @@
+"""The `vosgan` command line (``python -m vosgan``)."""

@@ -1,0 +1,1 @@
+"""Segmenting videos with a discriminator: the working-size pipeline, refinement, baselines and evaluation."""

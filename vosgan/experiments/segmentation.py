@@ -135,12 +135,8 @@ def run_experiments(
     sup_full = scored(supervised, data["test"])
     table.append(done(_row("supervised baseline", sup_full)))
 
-    gt = {f"v{i:04d}": c.masks for i, c in enumerate(data["test"])}
-    baselines = {}
-    for kind, name in BASELINE_NAMES.items():
-        base = baselines[kind] = ThresholdBaseline(kind).fit([(c.frames, c.masks) for c in data["train"]])
-        pred = {f"v{i:04d}": refined_baseline(base, c.frames, refine) for i, c in enumerate(data["test"])}
-        table.append(_row(name, evaluate_arrays(gt, pred, binary=True), threshold=base.threshold))
+    rows, baselines = baseline_rows(data, refine)
+    table += rows
     done(None)
     camera_table = []
     if exp.camera:
@@ -148,38 +144,29 @@ def run_experiments(
         for name in ("adversarial", "adversarial + fine-tuning", "supervised baseline"):
             segmenter = {"adversarial": discriminator, "adversarial + fine-tuning": adv_ft}.get(name, supervised)
             camera_table.append(_row(name, scored(segmenter, moving["test"])))
-        gt_moving = {f"v{i:04d}": c.masks for i, c in enumerate(moving["test"])}
-        for kind, name in BASELINE_NAMES.items():
-            base = ThresholdBaseline(kind).fit([(c.frames, c.masks) for c in moving["train"]])
-            pred = {f"v{i:04d}": refined_baseline(base, c.frames, refine) for i, c in enumerate(moving["test"])}
-            camera_table.append(_row(name, evaluate_arrays(gt_moving, pred, binary=True), threshold=base.threshold))
+        camera_table += baseline_rows(moving, refine)[0]
+
+    def pair(fraction: float, seed: int) -> dict:
+        """Test scores of the adversarial segmenter and of a fresh one, fine-tuned on ``fraction`` of the labels."""
+        run = {**tune, "seed": seed}
+        adv = copy.deepcopy(discriminator)
+        finetune(adv, train, label_fraction=fraction, **run)
+        sup = _fresh(cfg, seed + 1, device)
+        finetune(sup, train, label_fraction=fraction, **run)
+        return {
+            "adversarial + fine-tuning": done(scored(adv, data["test"])),
+            "supervised baseline": done(scored(sup, data["test"])),
+        }
 
     curve = []
     for fraction in exp.fractions:
-        per_seed = []
-        for k in range(exp.curve_seeds):
-            seed = exp.seed + 1000 * k
-            if fraction == 1.0 and k == 0:  # the table's runs already are these
-                per_seed.append({"adversarial + fine-tuning": adv_full, "supervised baseline": sup_full})
-                continue
-            run = {**tune, "seed": seed}
-            adv = copy.deepcopy(discriminator)
-            finetune(adv, train, label_fraction=fraction, **run)
-            sup = _fresh(cfg, seed + 1, device)
-            finetune(sup, train, label_fraction=fraction, **run)
-            per_seed.append(
-                {
-                    "adversarial + fine-tuning": done(scored(adv, data["test"])),
-                    "supervised baseline": done(scored(sup, data["test"])),
-                }
-            )
-        for method in ("adversarial + fine-tuning", "supervised baseline"):
-            rows = [_row(method, r[method]) for r in per_seed]
-            point = {"setting": method, "fraction": fraction, "seeds": len(rows)}
-            for key in TABLE_KEYS:
-                values = [r[key] for r in rows]
-                point[key], point[f"{key} std"] = float(np.mean(values)), float(np.std(values))
-            curve.append(point)
+        per_seed = [
+            {"adversarial + fine-tuning": adv_full, "supervised baseline": sup_full}  # the table's runs are these
+            if fraction == 1.0 and k == 0
+            else pair(fraction, exp.seed + 1000 * k)
+            for k in range(exp.curve_seeds)
+        ]
+        curve += [curve_point(method, fraction, [_row(method, r[method]) for r in per_seed]) for method in per_seed[0]]
     steps.close()
     summary = {
         "experiment": {**asdict(exp), "refine": refine},
@@ -197,6 +184,27 @@ def run_experiments(
         "supervised baseline": supervised,
     }
     return ExperimentResult(summary, segmenters, baselines, data["test"], refine)
+
+
+def baseline_rows(data: dict[str, list[SyntheticClip]], refine: str) -> tuple[list[dict], dict]:
+    """Table rows of both label-free baselines on ``data['test']``, thresholds chosen on ``data['train']``,
+    masks refined as the methods' maps are; and the fitted baselines by kind."""
+    gt = {f"v{i:04d}": c.masks for i, c in enumerate(data["test"])}
+    rows, baselines = [], {}
+    for kind, name in BASELINE_NAMES.items():
+        base = baselines[kind] = ThresholdBaseline(kind).fit([(c.frames, c.masks) for c in data["train"]])
+        pred = {f"v{i:04d}": refined_baseline(base, c.frames, refine) for i, c in enumerate(data["test"])}
+        rows.append(_row(name, evaluate_arrays(gt, pred, binary=True), threshold=base.threshold))
+    return rows, baselines
+
+
+def curve_point(method: str, fraction: float, rows: list[dict]) -> dict:
+    """One point of Fig. 7: the mean and std over seeds of each table figure."""
+    point = {"setting": method, "fraction": fraction, "seeds": len(rows)}
+    for key in TABLE_KEYS:
+        values = [r[key] for r in rows]
+        point[key], point[f"{key} std"] = float(np.mean(values)), float(np.std(values))
+    return point
 
 
 def refined_baseline(baseline: ThresholdBaseline, frames: np.ndarray, refine: str) -> np.ndarray:

@@ -8,7 +8,6 @@ import argparse
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 from vosgan.config import MAX_GLIDE, MAX_SHIFT, REFINEMENTS
@@ -284,45 +283,28 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _finetune(args: argparse.Namespace) -> None:
     from vosgan.data.io import check_out_file
     from vosgan.data.sources import load_dataset
-    from vosgan.device import resolve_device, seed_everything
-    from vosgan.models import Discriminator
-    from vosgan.models.checkpoint import checkpoint_state, load_checkpoint, load_models, save_checkpoint
-    from vosgan.training.finetune import finetune
+    from vosgan.device import resolve_device
+    from vosgan.models.checkpoint import load_checkpoint, load_models, save_checkpoint
+    from vosgan.training.finetune import finetuned_state
 
     check_out_file(args.out, [args.checkpoint], args.overwrite)
-    device = resolve_device(args.device)
     checkpoint = load_checkpoint(args.checkpoint)
-    cfg, generator, discriminator = load_models(checkpoint, device)
-    if args.from_scratch:  # the supervised baseline: same network, no adversarial pre-training
-        seed_everything(args.seed)
-        discriminator = Discriminator(cfg).to(device)
-    dataset = load_dataset(
-        cfg, args.data, args.format, args.split, args.videos, args.seed, progress=not args.no_progress
-    )
-    begin = time.perf_counter()
-    losses = finetune(
-        discriminator,
+    models = load_models(checkpoint, resolve_device(args.device))
+    progress = not args.no_progress
+    dataset = load_dataset(models.cfg, args.data, args.format, args.split, args.videos, args.seed, progress=progress)
+    state, losses = finetuned_state(
+        models,
+        checkpoint.train,
         dataset,
         args.iterations,
         args.batch_size,
         args.lr,
         args.label_fraction,
         args.seed,
-        progress=not args.no_progress,
+        progress,
         balanced=not args.no_balance,
+        from_scratch=args.from_scratch,
     )
-    seconds = time.perf_counter() - begin
-    tuned = {
-        "losses": losses,
-        "label_fraction": args.label_fraction,
-        "seconds": seconds,
-        "from_scratch": args.from_scratch,
-    }
-    # the training record counts the adversarial pre-training the segmenter started from, when it has one
-    before = {} if args.from_scratch else checkpoint.train
-    record = {"steps": args.iterations, "seconds": seconds + before.get("seconds", 0.0), "seed": args.seed}
-    # the segmenter's config: its working size is the preset's square, where it was fine-tuned
-    state = checkpoint_state("vosgan", discriminator.cfg, generator, discriminator, finetune=tuned, train=record)
     save_checkpoint(args.out, state)
     print(f"fine-tuned {args.iterations} steps (last loss {losses[-1]:.4f}); saved {args.out}")
 
@@ -334,32 +316,11 @@ def _export(args: argparse.Namespace) -> None:
 
     check_out_file(args.out, [args.checkpoint], args.overwrite)
     checkpoint = load_checkpoint(args.checkpoint)
-    updates = {}
-    if args.bn_clips:  # D's BatchNorm statistics from real clips of the training data (vosgan.training.recalibrate)
-        from vosgan.data.sources import load_dataset
-        from vosgan.models.checkpoint import load_models
-        from vosgan.training.recalibrate import recalibrate_batchnorm
-
-        cfg, _, discriminator = load_models(checkpoint)
-        split = _training_split(args)
-        dataset = load_dataset(
-            cfg, args.data, args.format, split, args.videos, args.seed, progress=not args.no_progress
-        )
-        discriminator = recalibrate_batchnorm(discriminator, dataset, args.bn_clips, seed=args.seed)
-        source = {"data": args.data, "format": args.format, "split": split, "videos": args.videos}
-        updates = {
-            "discriminator": discriminator.state_dict(),
-            "bn_recalibration": {"clips": min(args.bn_clips, len(dataset)), "seed": args.seed, **source},
-        }
+    updates = _recalibration(args, checkpoint) if args.bn_clips else {}
     segment = {  # how this model segments real videos, chosen on val: working height, refinement
-        key: value
-        for key, value in {
-            "working_size": args.working_size,
-            "refine": args.refine,
-            "refine_radius": args.refine_radius,
-            "refine_eps": args.refine_eps,
-        }.items()
-        if value is not None
+        key: getattr(args, key)
+        for key in ("working_size", "refine", "refine_radius", "refine_eps")
+        if getattr(args, key) is not None
     }
     if segment:
         require_method(checkpoint, args.checkpoint, "vosgan")
@@ -367,6 +328,24 @@ def _export(args: argparse.Namespace) -> None:
         updates["config"] = cfg.with_overrides(segment=segment).to_dict()
     path = export_weights(checkpoint, args.out, half=args.half, updates=updates)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def _recalibration(args: argparse.Namespace, checkpoint) -> dict:
+    """``export --bn-clips N``: D with BatchNorm statistics from N real clips of the training data
+    (``vosgan.training.recalibrate``), and the record of where they came from."""
+    from vosgan.data.sources import load_dataset
+    from vosgan.models.checkpoint import load_models
+    from vosgan.training.recalibrate import recalibrate_batchnorm
+
+    cfg, _, discriminator = load_models(checkpoint)
+    split = _training_split(args)
+    dataset = load_dataset(cfg, args.data, args.format, split, args.videos, args.seed, progress=not args.no_progress)
+    discriminator = recalibrate_batchnorm(discriminator, dataset, args.bn_clips, seed=args.seed)
+    source = {"data": args.data, "format": args.format, "split": split, "videos": args.videos}
+    return {
+        "discriminator": discriminator.state_dict(),
+        "bn_recalibration": {"clips": min(args.bn_clips, len(dataset)), "seed": args.seed, **source},
+    }
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

@@ -8,14 +8,17 @@ trained generator produces for its own videos.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from vosgan.data.datasets import ClipDataset, make_loader
 from vosgan.data.io import DataError
-from vosgan.device import autocast
+from vosgan.device import autocast, seed_everything
 from vosgan.models import Discriminator, Generator
+from vosgan.models.checkpoint import checkpoint_state
 from vosgan.models.latent import sample_latents
 from vosgan.training.losses import weighted_segmentation_loss
 from vosgan.training.optim import make_optimizer
@@ -99,6 +102,38 @@ def finetune(
     precise_batchnorm(discriminator, clips, device)
     segment_at_training_size(discriminator)
     return losses
+
+
+def finetuned_state(
+    models,
+    before: dict,
+    dataset: ClipDataset,
+    iterations: int,
+    batch_size: int = 8,
+    lr: float = 2e-4,
+    label_fraction: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+    balanced: bool = True,
+    from_scratch: bool = False,
+) -> tuple[dict, list[float]]:
+    """``vosgan finetune`` as a function: the checkpoint state of ``models.discriminator`` (a ``Models``)
+    fine-tuned on the dataset's masks or, ``from_scratch``, of a freshly initialised one (the supervised
+    baseline), with its losses; the training record adds the seconds of the adversarial pre-training
+    (``before``: the source checkpoint's ``train``) unless from scratch. Returns (state, losses)."""
+    discriminator = models.discriminator
+    if from_scratch:  # the supervised baseline: same network, no adversarial pre-training
+        seed_everything(seed)
+        discriminator = Discriminator(models.cfg).to(next(discriminator.parameters()).device)
+    begin = time.perf_counter()
+    losses = finetune(discriminator, dataset, iterations, batch_size, lr, label_fraction, seed, progress, balanced)
+    seconds = time.perf_counter() - begin
+    tuned = {"losses": losses, "label_fraction": label_fraction, "seconds": seconds, "from_scratch": from_scratch}
+    spent = 0.0 if from_scratch else before.get("seconds", 0.0)
+    record = {"steps": iterations, "seconds": seconds + spent, "seed": seed}
+    # the segmenter's config: its working size is the preset's square, where it was fine-tuned
+    state = checkpoint_state("vosgan", discriminator.cfg, models.generator, discriminator, finetune=tuned, train=record)
+    return state, losses
 
 
 def train_on_generator(

@@ -45,11 +45,12 @@ def run_training(
     An existing checkpoint is continued with ``resume=True`` and never silently overwritten. ``init``
     starts a new run from another checkpoint's weights (``vosgan.models.checkpoint.init_from``).
     """
-    from vosgan.models.checkpoint import init_from, resume_from
-    from vosgan.training.callbacks import SampleGrid
     from vosgan.training.distributed import setup_distributed
-    from vosgan.training.loop import Checkpointer, MetricsLog
 
+    if iterations is not None and iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    if init is not None and resume:
+        raise ValueError("init starts a new run from another checkpoint's weights; a resumed run keeps its own")
     out = Path(out)
     path = prepare_run_folder(out, resume)
     dist = setup_distributed(device)
@@ -60,27 +61,10 @@ def run_training(
                     (out / log).unlink()
                     print(f"removed {out / log}, left by a run that stopped before its first checkpoint")
         trainer = Trainer(cfg, dataset, dist, seed=seed, workers=workers)
-        if init is not None and resume:
-            raise ValueError("init starts a new run from another checkpoint's weights; a resumed run keeps its own")
         if init is not None:
-            fresh = init_from(trainer, init)
-            if dist.is_main:
-                print(f"started from the weights of {init}" + (f"; new layers: {len(fresh)} tensors" if fresh else ""))
+            _start_from(trainer, init)
         if resume:
-            changed = resume_from(trainer, path)
-            if dist.is_main:
-                print(f"resumed {path} at step {trainer.step}")
-                for log in ("metrics.jsonl", "evaluation.jsonl"):
-                    dropped = truncate_log(out / log, trainer.step)
-                    if dropped:
-                        print(f"dropped {dropped} line(s) of {log} written after the checkpoint's step {trainer.step}")
-                if changed:
-                    warnings.warn(
-                        f"{path} was trained with other loss/training settings than this run continues with: "
-                        + "; ".join(changed)
-                        + ". Use the same options to continue it unchanged, or start a new run folder.",
-                        stacklevel=2,
-                    )
+            _continue(trainer, path)
         if dist.is_main:
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
@@ -88,21 +72,7 @@ def run_training(
                 f"training {cfg.name} on {dist.device} ({trainer.precision}) x {dist.world_size} process(es), "
                 f"{len(dataset)} clips"
             )
-        cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=seed), *callbacks]
-        if threads:
-            torch.set_num_threads(threads)
-        elif dist.device.type == "cpu":
-            from vosgan.training.callbacks import ThreadTuner
-
-            cbs.insert(0, ThreadTuner(torch.get_num_threads()))
-        if evaluate_every and dist.is_main:
-            from vosgan.segmentation.evaluation import SegmenterEvaluation
-            from vosgan.training.callbacks import SegmenterMonitor
-
-            cbs.append(SegmenterMonitor(out, evaluate_every, SegmenterEvaluation("val")))
-        cbs.append(Checkpointer(path, checkpoint_every))  # last, so it saves after the others ran
-        if iterations is not None and iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        cbs = _callbacks(trainer, path, sample_every, checkpoint_every, evaluate_every, threads, callbacks)
         trainer.fit(
             cfg.train.epochs * trainer.steps_per_epoch if iterations is None else iterations, cbs, progress=progress
         )
@@ -113,6 +83,68 @@ def run_training(
                 flush=True,
             )
         return trainer
+
+
+def _start_from(trainer: Trainer, init: str | os.PathLike) -> None:
+    """A new run from another checkpoint's weights (``init_from``), said on the main process."""
+    from vosgan.models.checkpoint import init_from
+
+    fresh = init_from(trainer, init)
+    if trainer.is_main:
+        print(f"started from the weights of {init}" + (f"; new layers: {len(fresh)} tensors" if fresh else ""))
+
+
+def _continue(trainer: Trainer, path: Path) -> None:
+    """Resume the run folder's checkpoint: drop log lines written after its step, warn about settings
+    that differ from the ones it was trained with."""
+    from vosgan.models.checkpoint import resume_from
+
+    changed = resume_from(trainer, path)
+    if not trainer.is_main:
+        return
+    print(f"resumed {path} at step {trainer.step}")
+    for log in ("metrics.jsonl", "evaluation.jsonl"):
+        dropped = truncate_log(path.parent / log, trainer.step)
+        if dropped:
+            print(f"dropped {dropped} line(s) of {log} written after the checkpoint's step {trainer.step}")
+    if changed:
+        warnings.warn(
+            f"{path} was trained with other loss/training settings than this run continues with: "
+            + "; ".join(changed)
+            + ". Use the same options to continue it unchanged, or start a new run folder.",
+            stacklevel=3,
+        )
+
+
+def _callbacks(
+    trainer: Trainer,
+    path: Path,
+    sample_every: int,
+    checkpoint_every: int,
+    evaluate_every: int,
+    threads: int | None,
+    extra: list[Callback],
+) -> list[Callback]:
+    """The run folder's callbacks in order: thread tuning (CPU, unless ``threads`` pins them), the metrics
+    log, sample grids, ``extra``, the real-clip evaluation, and the checkpointer last (it saves after
+    the others ran)."""
+    from vosgan.training.callbacks import SampleGrid
+    from vosgan.training.loop import Checkpointer, MetricsLog
+
+    out = path.parent
+    cbs = [MetricsLog(out / "metrics.jsonl"), SampleGrid(out / "samples", sample_every, seed=trainer.seed), *extra]
+    if threads:
+        torch.set_num_threads(threads)
+    elif trainer.device.type == "cpu":
+        from vosgan.training.callbacks import ThreadTuner
+
+        cbs.insert(0, ThreadTuner(torch.get_num_threads()))
+    if evaluate_every and trainer.is_main:
+        from vosgan.segmentation.evaluation import SegmenterEvaluation
+        from vosgan.training.callbacks import SegmenterMonitor
+
+        cbs.append(SegmenterMonitor(out, evaluate_every, SegmenterEvaluation("val")))
+    return [*cbs, Checkpointer(path, checkpoint_every)]
 
 
 def prepare_run_folder(out: Path, resume: bool) -> Path:

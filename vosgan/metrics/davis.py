@@ -137,16 +137,6 @@ def frame_measures(
     return j, f
 
 
-def boundary_f(
-    gt: np.ndarray, pred: np.ndarray, bound_th: float = BOUND_TH, void: np.ndarray | None = None
-) -> np.ndarray:
-    """F per frame of binary masks (T, H, W); ``void`` (T, H, W) or None."""
-    if gt.shape != pred.shape:
-        raise ValueError(f"ground truth {gt.shape} and prediction {pred.shape} differ in shape")
-    voids = [None] * len(gt) if void is None else void
-    return np.array([f_measure(g, p, bound_th, v) for g, p, v in zip(gt, pred, voids)])
-
-
 def statistics(values: np.ndarray) -> tuple[float, float, float]:
     """(mean M, recall O, decay D) of per-frame values of one object."""
     values = np.asarray(values, dtype=float)

@@ -142,3 +142,32 @@ def test_discriminator_output_carries_its_conversions():
     dense = disc.dense(torch.zeros(2, 3, 16, 32, 32))
     assert isinstance(dense, DiscriminatorOutput) and dense.logit is None and dense.flow_scale == 4.0
     assert dense.segmentation.shape == (2, 1, 16, 32, 32) and dense.flow.shape == (2, 2, 16, 32, 32)
+
+
+@pytest.mark.parametrize("bn", [True, False])
+def test_upsampled_rows_equal_upsampling_then_convolution(bn):
+    """An 'up3d' row runs as one convolution of its input to a channel per output phase; its output and
+    every gradient must equal those of the row's own layers (nearest upsampling, then the convolution)."""
+    from torch import nn
+
+    from vosgan.models.blocks import ConvRow
+
+    torch.manual_seed(0)
+    row = ConvRow("up3d", 8, 3, 4, 2, 1, bn=bn, act="tanh")
+    with torch.no_grad():  # a non-zero bias where there is one, so its path is checked too
+        for p in row.parameters():
+            p.normal_(0, 0.3)
+    x = torch.randn(2, 8, 3, 5, 6, requires_grad=True)
+    outputs, grads = [], []
+    for forward in (row.forward, lambda v: nn.Sequential.forward(row, v)):
+        y = forward(x)
+        (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        outputs.append(y.detach())
+        grads.append([x.grad.clone(), *(p.grad.clone() for p in row.parameters())])
+        x.grad = None
+        row.zero_grad()
+    assert outputs[0].shape == (2, 3, 6, 10, 12)
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    assert len(grads[0]) == (4 if bn else 3)
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

@@ -3,8 +3,11 @@ shape-preserving 3D residual block. Each table row is one module, so summaries c
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
+from einops import einsum, rearrange
 from torch import nn
 
 ACTIVATIONS = {
@@ -30,6 +33,32 @@ class Conv3d(nn.Conv3d):
         return super().forward(x)
 
 
+@functools.cache
+def phase_taps() -> torch.Tensor:
+    """Per axis, which tap of a kernel-3, padding-1 convolution of a nearest-upsampled (x2) input reaches
+    output phase p (output index 2m + p) from offset d of the window m-1..m+1 of the input before
+    upsampling: a 0/1 tensor (phase 2, offset 3, tap 3); tap j of output 2m + p reads input
+    m + floor((p - 1 + j) / 2)."""
+    taps = torch.zeros(2, 3, 3)
+    for p in range(2):
+        for j in range(3):
+            taps[p, 1 + (p - 1 + j) // 2, j] = 1
+    return taps
+
+
+def upsampled_conv3d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``conv3d(upsample_nearest(x, 2), weight, bias, padding=1)`` for a kernel-3 ``weight``, (B, C_in, T,
+    H, W) -> (B, C_out, 2T, 2H, 2W), computed without the upsampled tensor: one kernel-3 convolution of
+    ``x`` itself to 8 x C_out channels, one per output phase, interleaved (sub-pixel convolution, Shi et
+    al. 2016). The same multiply-adds at an eighth of the memory traffic: 1.3-1.5x faster training
+    steps on a CPU for the 'resize' generator (docs/benchmarks.md)."""
+    taps = phase_taps().to(weight.device)
+    kernel = einsum(weight, taps, taps, taps, "o i k l m, a x k, b y l, c z m -> o a b c i x y z")
+    y = F.conv3d(x, rearrange(kernel, "o a b c i x y z -> (o a b c) i x y z"), None, 1, 1)
+    y = rearrange(y, "n (o a b c) t h w -> n o (t a) (h b) (w c)", a=2, b=2, c=2)
+    return y if bias is None else y + bias.to(y.dtype).view(1, -1, 1, 1, 1)
+
+
 class ConvRow(nn.Sequential):
     """One table row: ``conv`` then batch norm (if ``bn``) then ``act``.
 
@@ -37,7 +66,8 @@ class ConvRow(nn.Sequential):
     PyTorch order ((T, H, W) for 3D), i.e. the paper's (H, W, T) listing reordered. 'up2d' and
     'up3d' (not in the paper) double every axis by nearest-neighbour upsampling followed by a
     3x3(x3) convolution (Odena et al. 2016), a drop-in for a transposed convolution that doubles
-    every axis; their kernel, stride and padding arguments are ignored.
+    every axis; their kernel, stride and padding arguments are ignored ('up3d' runs as
+    ``upsampled_conv3d``, the same function).
     """
 
     def __init__(self, kind: str, c_in: int, c_out: int, kernel, stride=1, padding=0, bn=True, act="lrelu"):
@@ -57,6 +87,16 @@ class ConvRow(nn.Sequential):
             layers.append(bn_cls(c_out))
         layers.append(ACTIVATIONS[act]())
         super().__init__(*layers)
+        self.upsampled_3d = kind == "up3d"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.upsampled_3d:
+            return super().forward(x)
+        _, conv, *rest = self
+        x = upsampled_conv3d(x, conv.weight, conv.bias)
+        for layer in rest:
+            x = layer(x)
+        return x
 
 
 class ResidualBlock3d(nn.Module):

@@ -1,6 +1,8 @@
 """Training throughput per preset, batch size and precision: seconds per step, clips/s, the share of a
 step spent in optical flow, forward FLOPs achieved next to the measured fp32 and bf16 matmul peaks, and
-the bf16 step's speed-up over fp32 in the same run. ``--recipe shipped`` times the shipped model's recipe."""
+the bf16 step's speed-up over fp32 in the same run. The shipped model's recipe is timed beside the preset's,
+and once more with its upsampling rows run as their listed layers (upsampling, then convolution) instead
+of ``upsampled_conv3d``'s phase form."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from _common import machine, timed
 from vosgan.config import get_preset
 from vosgan.data.datasets import ClipDataset
 from vosgan.data.synthetic import make_benchmark
+from vosgan.models.blocks import ConvRow
 from vosgan.models.latent import sample_latents
 from vosgan.models.summary import count_flops
 from vosgan.training.distributed import DistInfo
@@ -49,13 +52,18 @@ SHIPPED = {
 }
 
 
-def bench(name: str, batch: int, steps: int, device: torch.device, precision: str, recipe: str) -> float:
-    """Print one line and return the best seconds per step."""
+def bench(
+    name: str, batch: int, steps: int, device: torch.device, precision: str, recipe: str, literal: bool = False
+) -> float:
+    """Print one line and return the best seconds per step; ``literal`` runs upsampling rows as listed."""
     overrides = SHIPPED if recipe == "shipped" else {}
     cfg = get_preset(name).with_overrides(**overrides)
     cfg = cfg.with_overrides(train={"batch_size": batch, "precision": precision})
     clips = make_benchmark(batch * 2, cfg.frames, cfg.size, seed=0)
     trainer = Trainer(cfg, ClipDataset.from_synthetic(clips, cfg.size, progress=False), DistInfo.single(device), seed=0)
+    for row in trainer.G.modules():
+        if literal and isinstance(row, ConvRow):
+            row.upsampled_3d = False
     trainer.fit(1, progress=False)  # warm-up
     rows = trainer.fit(1 + steps, progress=False)
     seconds = min(r["seconds"] for r in rows)
@@ -65,8 +73,9 @@ def bench(name: str, batch: int, steps: int, device: torch.device, precision: st
     fwd = 2 * count_flops(trainer.G, *z) + 3 * count_flops(
         trainer.D, torch.zeros(batch, 3, cfg.frames, cfg.size, cfg.size)
     )
+    label = recipe + (" as listed" if literal else "")
     print(
-        f"{name:<6} {recipe:<7} batch {batch:>3} {trainer.precision}: {seconds:7.2f} s/step  "
+        f"{name:<6} {label:<17} batch {batch:>3} {trainer.precision}: {seconds:7.2f} s/step  "
         f"{batch / seconds:7.1f} clips/s  flow {100 * flow / seconds:4.1f}% of the step  "
         f"forward {fwd / seconds / 1e9:7.1f} GFLOP/s",
         flush=True,
@@ -100,7 +109,11 @@ def main() -> None:
         times = {p: bench(name, batch, steps, device, p, recipe) for p in ("fp32", "bf16") if p in peaks}
         if len(times) == 2:
             ratio = times["fp32"] / times["bf16"]
-            print(f"{name:<6} {recipe:<7} batch {batch:>3}: bf16 step {ratio:.2f}x faster than fp32")
+            print(f"{name:<6} {recipe:<17} batch {batch:>3}: bf16 step {ratio:.2f}x faster than fp32")
+        if recipe == "shipped":
+            for p, t in times.items():
+                listed = bench(name, batch, steps, device, p, recipe, literal=True)
+                print(f"{name:<6} {recipe:<17} batch {batch:>3} {p}: phase-form upsampling {listed / t:.2f}x faster")
 
 
 if __name__ == "__main__":

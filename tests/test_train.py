@@ -133,6 +133,52 @@ def test_nan_steps_are_skipped_and_counted(tiny_dataset):
     assert trainer.bad_steps == 0 and trainer.skipped_steps == 1  # a clean step ends the streak
 
 
+def test_a_skipped_step_leaves_no_nan_batchnorm_statistics(tiny_dataset):
+    """A NaN real batch poisons D's BatchNorm statistics during the forward pass; the skipped step
+    must restore them, or every later step would be NaN as well."""
+    trainer = make_trainer(tiny_dataset)
+    d_step = trainer.d_step
+    calls = {"n": 0}
+
+    def nan_first_batch(batch):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            batch = {**batch, "video": batch["video"] * float("nan")}
+        return d_step(batch)
+
+    trainer.d_step = nan_first_batch
+    buffers = [b.clone() for b in trainer.D.buffers()]
+    first = trainer.fit(1, progress=False)[0]
+    assert first["d_ok"] is False
+    assert all(torch.equal(a, b) for a, b in zip(buffers, trainer.D.buffers(), strict=True))
+    later = trainer.fit(3, progress=False)
+    assert all(r["d_ok"] and r["g_ok"] for r in later) and trainer.bad_steps == 0
+
+
+def test_a_run_whose_end_is_not_finite_says_so_and_is_not_marked_done(tmp_path, monkeypatch):
+    """The checkpointer refuses non-finite weights; the run must then fail with the reason, not return
+    as if its checkpoint held its end (and an experiment must not mark it finished)."""
+    from vosgan.data.datasets import ClipDataset
+    from vosgan.data.synthetic import make_benchmark
+    from vosgan.training import runs
+
+    cfg = get_preset("tiny")
+    clips = make_benchmark(8, cfg.frames, cfg.size, seed=0, split="train")
+
+    class Spoil(Callback):
+        def on_step(self, trainer, figures):
+            if trainer.step == 2:
+                with torch.no_grad():
+                    next(trainer.D.parameters()).fill_(float("nan"))
+
+    run_training = runs.run_training
+    monkeypatch.setattr(runs, "run_training", lambda *a, **k: run_training(*a, **k, callbacks=[Spoil()]))
+    dataset = lambda: ClipDataset.from_synthetic(clips, cfg.size, progress=False)  # noqa: E731
+    with pytest.raises(TrainingDiverged, match=r"not finite.*\(step 2\); no checkpoint with finite weights"):
+        runs.train_once(cfg, dataset, tmp_path / "r", 2)
+    assert not (tmp_path / "r" / "DONE").exists() and not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
 def test_persistent_nans_stop_the_run_with_a_clear_error(tiny_dataset):
     trainer = make_trainer(tiny_dataset, max_bad_steps=3)
     _poison(trainer, calls=10**6)

@@ -19,18 +19,28 @@ ACTIVATIONS = {
 }
 
 
+def conv3d(x: torch.Tensor, weight: torch.Tensor, bias, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
+    """``F.conv3d`` that pads time itself under CPU bf16 autocast when the clip is shorter than the kernel
+    (the discriminator's residual rows and the generator's first upsampling row at T = 2): there
+    oneDNN's bf16 weight gradient reads memory it never wrote (PyTorch 2.13, AVX512-BF16), giving
+    run-to-run differences and NaN weights. The same convolution of the explicitly zero-padded clip
+    takes another kernel; the result is identical."""
+    stride, padding = (_triple(v) for v in (stride, padding))
+    if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and x.shape[2] < weight.shape[2] and padding[0]:
+        x = F.pad(x, (0, 0, 0, 0, padding[0], padding[0]))
+        padding = (0, *padding[1:])
+    return F.conv3d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def _triple(v) -> tuple[int, int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v, v)
+
+
 class Conv3d(nn.Conv3d):
-    """``nn.Conv3d`` that pads time itself under CPU bf16 autocast when the clip is shorter than the kernel
-    (the discriminator's residual rows at T = 2): there oneDNN's bf16 weight gradient reads memory it
-    never wrote (PyTorch 2.13, AVX512-BF16), giving run-to-run differences and NaN weights. The same
-    convolution of the explicitly zero-padded clip takes another kernel; the result is identical."""
+    """``nn.Conv3d`` (zero padding) through ``conv3d``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad_t = self.padding[0]
-        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and x.shape[2] < self.kernel_size[0] and pad_t:
-            x = F.pad(x, (0, 0, 0, 0, pad_t, pad_t))
-            return F.conv3d(x, self.weight, self.bias, self.stride, (0, *self.padding[1:]), self.dilation, self.groups)
-        return super().forward(x)
+        return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 @functools.cache
@@ -54,7 +64,7 @@ def upsampled_conv3d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     steps on a CPU for the 'resize' generator (docs/benchmarks.md)."""
     taps = phase_taps().to(weight.device)
     kernel = einsum(weight, taps, taps, taps, "o i k l m, a x k, b y l, c z m -> o a b c i x y z")
-    y = F.conv3d(x, rearrange(kernel, "o a b c i x y z -> (o a b c) i x y z"), None, 1, 1)
+    y = conv3d(x, rearrange(kernel, "o a b c i x y z -> (o a b c) i x y z"), None, 1, 1)
     y = rearrange(y, "n (o a b c) t h w -> n o (t a) (h b) (w c)", a=2, b=2, c=2)
     return y if bias is None else y + bias.to(y.dtype).view(1, -1, 1, 1, 1)
 

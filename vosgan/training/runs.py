@@ -76,6 +76,8 @@ def run_training(
         trainer.fit(
             cfg.train.epochs * trainer.steps_per_epoch if iterations is None else iterations, cbs, progress=progress
         )
+        if dist.is_main and trainer.last_good != (str(path), trainer.step):  # the Checkpointer refused
+            raise trainer.diverged(f"the weights are not finite, so {path} does not hold the run's end")
         if trainer.stop_signal is not None and dist.is_main:
             print(
                 f"stopped by {signal.Signals(trainer.stop_signal).name} at step {trainer.step}; checkpoint saved to "

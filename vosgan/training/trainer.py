@@ -43,7 +43,8 @@ from vosgan.training.optim import EMA, make_optimizer
 
 
 class TrainingDiverged(RuntimeError):
-    """Raised after too many consecutive steps with non-finite losses."""
+    """Raised after too many consecutive steps with non-finite losses, or when a run ends with weights
+    that are not finite (so its end was not saved)."""
 
 
 def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
@@ -214,6 +215,20 @@ class Trainer:
             self.ema.update(self.G)
         return {**loss.items(), "g_ok": ok}
 
+    def _buffers(self) -> list[torch.Tensor]:
+        """Both networks' buffers (BatchNorm statistics), which forward passes in training mode update."""
+        return [*self.G.buffers(), *self.D.buffers()]
+
+    def diverged(self, what: str) -> TrainingDiverged:
+        """The error that ends a run that cannot go on: ``what`` happened, and where to start again."""
+        last = (
+            f"the last checkpoint with finite weights is {self.last_good[0]} (step {self.last_good[1]}): "
+            "resume it with a lower learning rate"
+            if self.last_good
+            else "no checkpoint with finite weights was written: lower the learning rate and start again"
+        )
+        return TrainingDiverged(f"{what} (step {self.step}); {last}")
+
     def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> bool:
         """Backward and step, unless the loss is non-finite on any process: then skip and count."""
         optimizer.zero_grad(set_to_none=True)
@@ -230,6 +245,7 @@ class Trainer:
         t0 = time.perf_counter()
         self.generator.train()
         self.discriminator.train()
+        buffers = [b.clone() for b in self._buffers()]
         metrics = self.d_step(batch)
         g_ok = True
         for _ in range(self.cfg.train.g_steps):
@@ -239,16 +255,11 @@ class Trainer:
         self.step += 1
         # Divergence guard: a step with any skipped update extends the streak, a clean one ends it.
         self.bad_steps = 0 if metrics["d_ok"] and metrics["g_ok"] else self.bad_steps + 1
+        if self.bad_steps:  # the forward passes of a skipped step left non-finite BatchNorm statistics
+            for saved, buffer in zip(buffers, self._buffers(), strict=True):
+                buffer.copy_(saved)
         if self.bad_steps >= self.max_bad_steps:
-            last = (
-                f"the last checkpoint with finite weights is {self.last_good[0]} (step {self.last_good[1]}): "
-                "resume it with a lower learning rate"
-                if self.last_good
-                else "no checkpoint with finite weights was written: lower the learning rate and start again"
-            )
-            raise TrainingDiverged(
-                f"{self.bad_steps} consecutive steps had non-finite losses (step {self.step}); {last}"
-            )
+            raise self.diverged(f"{self.bad_steps} consecutive steps had non-finite losses")
         seconds = time.perf_counter() - t0
         self.train_seconds += seconds
         clips = self.cfg.train.batch_size * self.dist.world_size

@@ -171,3 +171,21 @@ def test_upsampled_rows_equal_upsampling_then_convolution(bn):
     assert len(grads[0]) == (4 if bn else 3)
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_summaries_of_a_resize_generator_count_its_upsampling_rows():
+    """The phase-form rows run their convolution inside the row: FLOPs and the layer table must still
+    see it (the same count as the listed layers give)."""
+    from vosgan.models.blocks import ConvRow
+
+    cfg = get_preset("tiny").with_overrides(generator={"upsampling": "resize"})
+    gen = Generator(cfg)
+    z = sample_latents(cfg, 2)
+    rows = {r.name: r for r in layer_table(gen, *z)}
+    assert rows["foreground_head"].kind.startswith("Upsample x2 + Conv3d k(3, 3, 3)")
+    assert rows["foreground_head"].shape == (3, cfg.frames, cfg.size, cfg.size)
+    phased = count_flops(gen, *z)
+    for m in gen.modules():
+        if isinstance(m, ConvRow):
+            m.upsampled_3d = False
+    assert phased == count_flops(gen, *z) > 0

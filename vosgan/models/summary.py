@@ -70,10 +70,11 @@ class LayerRow:
 
 def _describe(module: nn.Module) -> str:
     if isinstance(module, ConvRow):
-        conv = module[0]
+        *first, conv = [m for m in module if isinstance(m, nn.Upsample | nn.modules.conv._ConvNd)]
         act = type(module[-1]).__name__
-        bn = " +BN" if len(module) == 3 else ""
-        return f"{type(conv).__name__} k{conv.kernel_size} s{conv.stride} p{conv.padding}{bn} {act}"
+        bn = " +BN" if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module) else ""
+        up = "Upsample x2 + " if first else ""
+        return f"{up}{type(conv).__name__} k{conv.kernel_size} s{conv.stride} p{conv.padding}{bn} {act}"
     if isinstance(module, ResidualBlock3d):
         bn = "BN" if isinstance(module.body[0][1], nn.modules.batchnorm._BatchNorm) else "no BN"
         return f"ResidualBlock3d 3x3x3 ({bn})"
@@ -126,8 +127,13 @@ def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
         b, t = args[0].shape[:2]
         total += 2 * b * t * 4 * (mod.input_size * mod.hidden_size + mod.hidden_size**2)
 
+    def upsampled_hook(row, args, output):  # its convolution runs inside the row (upsampled_conv3d)
+        conv_hook(row[1], args, output)
+
     for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+        if isinstance(m, ConvRow) and m.upsampled_3d:
+            handles.append(m.register_forward_hook(upsampled_hook))
+        elif isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
             handles.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, nn.LSTM):
             handles.append(m.register_forward_hook(lstm_hook))

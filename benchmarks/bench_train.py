@@ -7,6 +7,7 @@ of ``upsampled_conv3d``'s phase form."""
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 from _common import machine, timed
@@ -52,10 +53,8 @@ SHIPPED = {
 }
 
 
-def bench(
-    name: str, batch: int, steps: int, device: torch.device, precision: str, recipe: str, literal: bool = False
-) -> float:
-    """Print one line and return the best seconds per step; ``literal`` runs upsampling rows as listed."""
+def make_trainer(name: str, batch: int, device: torch.device, precision: str, recipe: str, literal: bool) -> Trainer:
+    """A warmed-up trainer; ``literal`` runs the upsampling rows as listed (upsampling, then convolution)."""
     overrides = SHIPPED if recipe == "shipped" else {}
     cfg = get_preset(name).with_overrides(**overrides)
     cfg = cfg.with_overrides(train={"batch_size": batch, "precision": precision})
@@ -65,22 +64,36 @@ def bench(
         if literal and isinstance(row, ConvRow):
             row.upsampled_3d = False
     trainer.fit(1, progress=False)  # warm-up
-    rows = trainer.fit(1 + steps, progress=False)
-    seconds = min(r["seconds"] for r in rows)
-    flow = min(r["flow_seconds"] for r in rows)
-    z = sample_latents(cfg, batch)
-    # Forward work of one step: G twice (D step, G step), D three times (real, fake, G step).
-    fwd = 2 * count_flops(trainer.G, *z) + 3 * count_flops(
-        trainer.D, torch.zeros(batch, 3, cfg.frames, cfg.size, cfg.size)
-    )
-    label = recipe + (" as listed" if literal else "")
-    print(
-        f"{name:<6} {label:<17} batch {batch:>3} {trainer.precision}: {seconds:7.2f} s/step  "
-        f"{batch / seconds:7.1f} clips/s  flow {100 * flow / seconds:4.1f}% of the step  "
-        f"forward {fwd / seconds / 1e9:7.1f} GFLOP/s",
-        flush=True,
-    )
-    return seconds
+    return trainer
+
+
+def bench(name: str, batch: int, steps: int, device: torch.device, variants: dict[str, tuple]) -> dict[str, float]:
+    """Time ``variants`` (label -> (precision, recipe, literal)) by alternating single steps between them,
+    so that every variant sees the same machine (a shared CPU drifts by 20% within minutes); print a
+    line per variant and return each one's median seconds per step."""
+    trainers = {label: make_trainer(name, batch, device, *v) for label, v in variants.items()}
+    rows = {label: [] for label in trainers}
+    for _ in range(steps):
+        for label, trainer in trainers.items():
+            rows[label] += trainer.fit(trainer.step + 1, progress=False)
+    medians = {}
+    for label, trainer in trainers.items():
+        seconds = statistics.median(r["seconds"] for r in rows[label])
+        flow = statistics.median(r["flow_seconds"] for r in rows[label])
+        cfg = trainer.cfg
+        z = sample_latents(cfg, batch)
+        # Forward work of one step: G twice (D step, G step), D three times (real, fake, G step).
+        fwd = 2 * count_flops(trainer.G, *z) + 3 * count_flops(
+            trainer.D, torch.zeros(batch, 3, cfg.frames, cfg.size, cfg.size)
+        )
+        print(
+            f"{name:<6} {label:<22} batch {batch:>3}: {seconds:7.2f} s/step  "
+            f"{batch / seconds:7.1f} clips/s  flow {100 * flow / seconds:4.1f}% of the step  "
+            f"forward {fwd / seconds / 1e9:7.1f} GFLOP/s",
+            flush=True,
+        )
+        medians[label] = seconds
+    return medians
 
 
 def main() -> None:
@@ -88,7 +101,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--paper-batch", type=int, default=2, help="the paper preset is slow on a CPU")
-    p.add_argument("--steps", type=int, default=5, help="timed steps per line (the best one is printed)")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per variant (the median is printed)")
     p.add_argument("--only", default=None, help="one preset: tiny, small or paper")
     args = p.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -98,22 +111,26 @@ def main() -> None:
     print("matmul peak: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peaks.items()))
     if not bf16:
         print("this CPU has no native bf16 (AVX512-BF16 or AMX): --precision auto trains in fp32 here")
+    print("median seconds per step; the variants of a preset take turns, one step each")
     for name, batch, steps, recipe in (
         ("tiny", 16, args.steps, "preset"),
         ("small", 16, args.steps, "preset"),
         ("small", 16, args.steps, "shipped"),
-        ("paper", args.paper_batch, 1, "preset"),
+        ("paper", args.paper_batch, 2, "preset"),
     ):
         if args.only and name != args.only:
             continue
-        times = {p: bench(name, batch, steps, device, p, recipe) for p in ("fp32", "bf16") if p in peaks}
-        if len(times) == 2:
-            ratio = times["fp32"] / times["bf16"]
-            print(f"{name:<6} {recipe:<17} batch {batch:>3}: bf16 step {ratio:.2f}x faster than fp32")
+        variants = {f"{recipe} {p}": (p, recipe, False) for p in peaks}
+        if recipe == "shipped":  # the upsampling rows both ways
+            variants |= {f"{recipe} as listed {p}": (p, recipe, True) for p in peaks}
+        t = bench(name, batch, steps, device, variants)
+        if bf16:
+            ratio = t[f"{recipe} fp32"] / t[f"{recipe} bf16"]
+            print(f"{name:<6} {recipe:<22} batch {batch:>3}: bf16 step {ratio:.2f}x faster than fp32")
         if recipe == "shipped":
-            for p, t in times.items():
-                listed = bench(name, batch, steps, device, p, recipe, literal=True)
-                print(f"{name:<6} {recipe:<17} batch {batch:>3} {p}: phase-form upsampling {listed / t:.2f}x faster")
+            for p in peaks:
+                gain = t[f"{recipe} as listed {p}"] / t[f"{recipe} {p}"]
+                print(f"{name:<6} {recipe + ' ' + p:<22} batch {batch:>3}: phase-form upsampling {gain:.2f}x faster")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from vosgan.data.clips import to_uint8
 from vosgan.data.flow import batch_flow
 from vosgan.models import Discriminator, Generator, GeneratorOutput
 from vosgan.models.latent import random_trajectory, slerp, trajectory
-from vosgan.models.sampling import LatentPoint, render
+from vosgan.models.sampling import LatentPoint, discriminate, render
 
 
 def _positions(steps: int) -> torch.Tensor:
@@ -91,9 +91,7 @@ def discriminator_view(generator: Generator, discriminator: Discriminator, point
 
     cfg = generator.cfg
     out = render(generator, point.z_c[None], trajectory(point.start[None], point.end[None], cfg.frames, "slerp"))
-    discriminator.eval()
-    device = next(discriminator.parameters()).device
-    d = discriminator(out.video.to(device)).cpu()
+    d = discriminate(discriminator, out.video)
     limit = FLOW_DISPLAY_FRACTION * cfg.size  # full colour at this many pixels per frame
     return {
         "video": to_uint8(out.video[0]),

@@ -20,7 +20,7 @@ from vosgan.config import TRAJECTORIES
 from vosgan.metrics.masks import centroid_path
 from vosgan.models import Discriminator, Generator, GeneratorOutput
 from vosgan.models.latent import random_trajectory, slerp, trajectory
-from vosgan.models.sampling import LatentPoint, render
+from vosgan.models.sampling import LatentPoint, discriminate, render
 from vosgan.viz.frames import (
     STREAMS,
     colour_wheel,
@@ -133,11 +133,7 @@ class LatentExplorer:
         key = self.state()
         if key not in self._cache:
             out = render(self.generator, *self.latents())
-            view = None
-            if self.discriminator is not None:
-                self.discriminator.eval()
-                with torch.no_grad():
-                    view = self.discriminator(out.video.to(next(self.discriminator.parameters()).device)).cpu()
+            view = None if self.discriminator is None else discriminate(self.discriminator, out.video)
             self._cache[key] = (out, view)
             self.renders += 1
             if len(self._cache) > self.cache_size:

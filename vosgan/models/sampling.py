@@ -38,6 +38,16 @@ def render(generator: Generator, z_c: torch.Tensor, z_m: torch.Tensor, precision
     return GeneratorOutput(*(t.float().cpu() for t in (out.video, out.foreground, out.background, out.mask)))
 
 
+@torch.no_grad()
+def discriminate(discriminator: Discriminator, video: torch.Tensor, precision: str = "auto") -> DiscriminatorOutput:
+    """The discriminator's outputs for ``video`` (B, 3, T, H, W), in eval mode, float32 on the CPU;
+    ``precision`` as ``vosgan.device.autocast`` takes it."""
+    discriminator.eval()
+    device = next(discriminator.parameters()).device
+    with autocast(device, precision):
+        return discriminator(video.to(device)).cpu()
+
+
 @dataclass
 class Samples:
     """Generated clips and the discriminator's view of them, on the CPU."""
@@ -51,5 +61,4 @@ def samples(generator: Generator, discriminator: Discriminator, count: int = 3, 
     """``count`` random clips (latents drawn from ``seed``) and the discriminator's view of them."""
     z_c, z_m = sample_latents(generator.cfg, count, torch.Generator().manual_seed(seed))
     out = render(generator, z_c, z_m)
-    discriminator.eval()
-    return Samples(out, discriminator(out.video.to(next(discriminator.parameters()).device)).cpu())
+    return Samples(out, discriminate(discriminator, out.video))

@@ -255,7 +255,7 @@ class Trainer:
         self.step += 1
         # Divergence guard: a step with any skipped update extends the streak, a clean one ends it.
         self.bad_steps = 0 if metrics["d_ok"] and metrics["g_ok"] else self.bad_steps + 1
-        if self.bad_steps:  # the forward passes of a skipped step left non-finite BatchNorm statistics
+        if self.bad_steps:  # a skipped step's forward passes may have left NaN BatchNorm statistics: undo them
             for saved, buffer in zip(buffers, self._buffers(), strict=True):
                 buffer.copy_(saved)
         if self.bad_steps >= self.max_bad_steps:

@@ -101,6 +101,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--paper-batch", type=int, default=2, help="the paper preset is slow on a CPU")
+    p.add_argument("--paper-steps", type=int, default=4, help="timed steps per variant of the paper preset")
     p.add_argument("--steps", type=int, default=10, help="timed steps per variant (the median is printed)")
     p.add_argument("--only", default=None, help="one preset: tiny, small or paper")
     args = p.parse_args()
@@ -116,7 +117,7 @@ def main() -> None:
         ("tiny", 16, args.steps, "preset"),
         ("small", 16, args.steps, "preset"),
         ("small", 16, args.steps, "shipped"),
-        ("paper", args.paper_batch, 2, "preset"),
+        ("paper", args.paper_batch, args.paper_steps, "preset"),
     ):
         if args.only and name != args.only:
             continue

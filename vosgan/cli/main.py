@@ -297,13 +297,13 @@ def _finetune(args: argparse.Namespace) -> None:
         checkpoint.train,
         dataset,
         args.iterations,
-        args.batch_size,
-        args.lr,
-        args.label_fraction,
-        args.seed,
-        progress,
-        balanced=not args.no_balance,
+        label_fraction=args.label_fraction,
+        seed=args.seed,
         from_scratch=args.from_scratch,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        progress=progress,
+        balanced=not args.no_balance,
     )
     save_checkpoint(args.out, state)
     print(f"fine-tuned {args.iterations} steps (last loss {losses[-1]:.4f}); saved {args.out}")

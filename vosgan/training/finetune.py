@@ -109,24 +109,22 @@ def finetuned_state(
     before: dict,
     dataset: ClipDataset,
     iterations: int,
-    batch_size: int = 8,
-    lr: float = 2e-4,
     label_fraction: float = 1.0,
     seed: int = 0,
-    progress: bool = True,
-    balanced: bool = True,
     from_scratch: bool = False,
+    **options,
 ) -> tuple[dict, list[float]]:
     """``vosgan finetune`` as a function: the checkpoint state of ``models.discriminator`` (a ``Models``)
     fine-tuned on the dataset's masks or, ``from_scratch``, of a freshly initialised one (the supervised
     baseline), with its losses; the training record adds the seconds of the adversarial pre-training
-    (``before``: the source checkpoint's ``train``) unless from scratch. Returns (state, losses)."""
+    (``before``: the source checkpoint's ``train``) unless from scratch. ``options`` are ``finetune``'s
+    (batch_size, lr, progress, balanced). Returns (state, losses)."""
     discriminator = models.discriminator
     if from_scratch:  # the supervised baseline: same network, no adversarial pre-training
         seed_everything(seed)
         discriminator = Discriminator(models.cfg).to(next(discriminator.parameters()).device)
     begin = time.perf_counter()
-    losses = finetune(discriminator, dataset, iterations, batch_size, lr, label_fraction, seed, progress, balanced)
+    losses = finetune(discriminator, dataset, iterations, label_fraction=label_fraction, seed=seed, **options)
     seconds = time.perf_counter() - begin
     tuned = {"losses": losses, "label_fraction": label_fraction, "seconds": seconds, "from_scratch": from_scratch}
     spent = 0.0 if from_scratch else before.get("seconds", 0.0)
